@@ -1,0 +1,94 @@
+"""Reading the NIR HDF5 layout into plain Python, tolerantly and without unpickling.
+
+The layout written by ``nir.write`` is: a root group with a ``version`` string and a
+``node`` group; every node group holds a ``type`` string and one dataset per field; a
+``NIRGraph`` node holds a ``nodes`` group (one sub-group per node) and an ``edges``
+dataset of ``[source, destination]`` string pairs.
+
+Exporters differ in the details, all accepted here: strings stored as bytes, ``str``,
+fixed-length ``S`` arrays or variable-length objects; scalar (0-d) datasets; gzip, lzf or
+no compression; the ``type`` as a dataset or an attribute.  Only HDF5 is parsed: nothing
+is ever unpickled (h5py never does, and no ``np.load(allow_pickle=True)`` happens here).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from ..errors import NirccError
+
+
+def to_str(x: Any) -> str:
+    if isinstance(x, (bytes, np.bytes_)):
+        return bytes(x).decode("utf8")
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        return to_str(x[()])
+    return str(x)
+
+
+def normalize_value(v: Any) -> Any:
+    """A dataset's value as numpy (numbers) or str (strings)."""
+    if isinstance(v, (bytes, np.bytes_, str)):
+        return to_str(v)
+    arr = np.asarray(v)
+    if arr.dtype.kind in ("S", "U", "O"):
+        if arr.ndim == 0:
+            return to_str(arr[()])
+        return np.vectorize(to_str, otypes=[object])(arr).astype(str)
+    return arr
+
+
+def _read_group(group) -> dict:
+    import h5py
+
+    out: dict[str, Any] = {}
+    for key, item in group.items():
+        key = to_str(key)
+        if isinstance(item, h5py.Group):
+            out[key] = _read_group(item)
+        else:
+            out[key] = normalize_value(item[()])
+    if "type" not in out and "type" in group.attrs:
+        out["type"] = to_str(group.attrs["type"])
+    return out
+
+
+def read_hdf5(path: Union[str, os.PathLike]) -> tuple[dict, dict]:
+    """The raw node tree of a ``.nir`` file and the file-level metadata.
+
+    Every failure to read is a :class:`NirccError` naming the file and the reason.
+    """
+    import h5py
+
+    p = Path(path)
+    if not p.exists():
+        raise NirccError(f"{p}: no such file")
+    if p.is_dir():
+        raise NirccError(f"{p}: is a directory, not a .nir file")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(8)
+    except OSError as e:
+        raise NirccError(f"{p}: cannot read ({e.strerror})") from None
+    if head != b"\x89HDF\r\n\x1a\n":
+        raise NirccError(f"{p}: not an HDF5 file (a .nir file is HDF5; the file starts with {head[:8]!r})")
+    try:
+        with h5py.File(p, "r") as f:
+            if "node" not in f or not isinstance(f["node"], h5py.Group):
+                keys = sorted(f.keys())
+                raise NirccError(
+                    f"{p}: HDF5 file without the NIR layout: no 'node' group at the root "
+                    f"(found {keys})"
+                )
+            tree = _read_group(f["node"])
+            file_meta = {}
+            if "version" in f:
+                file_meta["nir_version"] = to_str(f["version"][()])
+    except NirccError:
+        raise
+    except (OSError, KeyError, ValueError, RuntimeError) as e:
+        raise NirccError(f"{p}: unreadable or truncated HDF5 file ({e})") from None
+    return tree, file_meta
