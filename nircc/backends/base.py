@@ -1,0 +1,131 @@
+"""The backend interface all chips implement, and the target registry.
+
+A chip is a folder ``nircc/backends/<chip>/`` with
+
+* ``spec.py``      one table of limits and number formats per variant, with sources;
+* ``program.py``   the ``Program``: a dataclass of numpy integer (or float32) arrays with
+                   explicit dtypes, ``to_dict()`` / ``from_dict()`` (JSON-able, lossless);
+* ``lower.py``     ``Graph -> Program`` (the chip's integers and layout);
+* ``emit.py``      ``Program -> files`` (SDK-neutral, versioned) and ``to_sdk()``;
+* ``emulator.py``  the chip's update, bit-accurate, vectorized over neurons and batch;
+* ``__init__.py``  a :class:`Target` subclass, registered with :func:`register`.
+
+The core never imports a vendor SDK; ``to_sdk`` imports it lazily and raises a
+``NirccError`` naming the missing package when it is absent.
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from ..errors import NirccError
+
+
+@dataclass
+class EmulatorResult:
+    """What an emulator run returns.
+
+    ``outputs``: per output (the NIR Output node's name once lowered; a chip-level name
+    such as ``"readout"`` for a bare program) the spikes or values, shaped
+    ``[T, B, *shape]``, integer counts for spikes.
+    ``states``: recorded internal states (only when asked), ``name -> [T, B, N]``, with
+    the probe point documented by the emulator (e.g. after reset).
+    """
+
+    outputs: dict[str, np.ndarray]
+    states: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Emulator(ABC):
+    """A bit-accurate model of the chip running a Program."""
+
+    @abstractmethod
+    def run(self, inputs: Any, record: bool = False) -> EmulatorResult:
+        """Run from the initial state on ``inputs`` (per-step input events, ``[T, B, N_in]``)."""
+
+
+class Target(ABC):
+    """A chip.  Subclasses set ``name``, ``variants`` and ``default_variant``."""
+
+    name: str = ""
+    variants: tuple[str, ...] = ()
+    default_variant: str = ""
+    description: str = ""
+
+    def resolve_variant(self, variant: Optional[str]) -> str:
+        v = variant or self.default_variant
+        if v not in self.variants:
+            raise NirccError(f"unknown {self.name} variant {v!r} (known: {', '.join(self.variants)})",
+                             field="variant")
+        return v
+
+    @abstractmethod
+    def spec(self, variant: Optional[str] = None) -> Any:
+        """The limits and number formats of a variant."""
+
+    @abstractmethod
+    def pipeline(self, options: Any) -> list:
+        """The passes this target needs, in order (shared passes from ``nircc.passes``)."""
+
+    @abstractmethod
+    def lower(self, graph, spec, options) -> Any:
+        """Graph (after the pipeline) -> Program; NirccError for what the chip cannot do."""
+
+    @abstractmethod
+    def emit(self, program, out_dir: Path) -> list[Path]:
+        """Write the SDK-neutral artifact into ``out_dir``; returns the files written."""
+
+    @abstractmethod
+    def emulator(self, program, **options) -> Emulator:
+        """The bit-accurate emulator of ``program``."""
+
+    def to_sdk(self, program) -> Any:
+        raise NirccError(f"target {self.name!r} has no vendor SDK object builder")
+
+
+def require_sdk(module: str, target: str, hint: str = "") -> Any:
+    """Import a vendor SDK lazily, or raise a NirccError saying what is missing."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise NirccError(f"target {target!r}: the vendor SDK '{module}' is not importable ({e}). "
+                         f"{hint}".strip()) from None
+
+
+_REGISTRY: dict[str, Callable[[], Target]] = {}
+
+
+def register(name: str, factory: Callable[[], Target]) -> None:
+    _REGISTRY[name] = factory
+
+
+def get(name: str) -> Target:
+    """The target called ``name`` (e.g. ``get("xylo")``)."""
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise NirccError(f"unknown target {name!r} (known: {', '.join(sorted(_REGISTRY)) or 'none'})",
+                         field="target")
+    return _REGISTRY[name]()
+
+
+def names() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+#: Built-in chips: one line each; importing the package registers the target.
+BUILTIN = ("xylo", "speck", "loihi", "spinnaker2")
+
+
+def _load_builtin() -> None:
+    for chip in BUILTIN:
+        try:
+            importlib.import_module(f"nircc.backends.{chip}")
+        except ModuleNotFoundError as e:
+            if e.name != f"nircc.backends.{chip}":
+                raise
