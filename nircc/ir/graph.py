@@ -81,12 +81,15 @@ class Graph:
 
     def set_op(self, name: str, op: object, in_shape: Optional[Shape] = None,
                out_shape: Optional[Shape] = None) -> None:
-        """Replace the node object of ``name`` (copy-on-write passes use this)."""
+        """Replace the node object of ``name`` (copy-on-write passes use this).  Shapes not
+        given are those the new parameters fix, else derived from the old input shape."""
         if name not in self.nx:
             raise KeyError(name)
-        self.nx.nodes[name]["op"] = op
         old_in = self.nx.nodes[name].get("in_shape")
-        self._set_shapes(name, op, in_shape if in_shape is not None else old_in, out_shape)
+        if in_shape is None:
+            in_shape = param_shapes(op, old_in)[0] or old_in
+        self.nx.nodes[name]["op"] = op
+        self._set_shapes(name, op, in_shape, out_shape)
 
     def _set_shapes(self, name, op, in_shape, out_shape) -> None:
         p_in, p_out = param_shapes(op, in_shape)

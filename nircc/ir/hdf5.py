@@ -41,18 +41,28 @@ def normalize_value(v: Any) -> Any:
     return arr
 
 
-def _read_group(group) -> dict:
+def _read_group(group, metadata: bool = False) -> dict:
+    """A group as a dict.  Outside ``metadata`` groups, bytes that are not UTF-8 text where a
+    string is expected are an error naming the dataset; inside, they are kept as bytes
+    (metadata is free-form and never interpreted)."""
     import h5py
 
     out: dict[str, Any] = {}
     for key, item in group.items():
         key = to_str(key)
         if isinstance(item, h5py.Group):
-            out[key] = _read_group(item)
-        else:
-            out[key] = normalize_value(item[()])
+            out[key] = _read_group(item, metadata or key == "metadata")
+            continue
+        value = item[()]
+        try:
+            out[key] = normalize_value(value)
+        except UnicodeDecodeError:
+            if not metadata:
+                raise NirccError(f"dataset {item.name!r} holds bytes that are not UTF-8 text where a "
+                                 f"name or string was expected") from None
+            out[key] = value
     if "type" not in out and "type" in group.attrs:
-        out["type"] = to_str(group.attrs["type"])
+        out["type"] = normalize_value(group.attrs["type"])
     return out
 
 
@@ -73,22 +83,21 @@ def read_hdf5(path: Union[str, os.PathLike]) -> tuple[dict, dict]:
             head = fh.read(8)
     except OSError as e:
         raise NirccError(f"{p}: cannot read ({e.strerror})") from None
-    if head != b"\x89HDF\r\n\x1a\n":
+    if head != b"\x89HDF\r\n\x1a\n" and not h5py.is_hdf5(p):  # is_hdf5 also finds a user block
         raise NirccError(f"{p}: not an HDF5 file (a .nir file is HDF5; the file starts with {head[:8]!r})")
     try:
         with h5py.File(p, "r") as f:
             if "node" not in f or not isinstance(f["node"], h5py.Group):
                 keys = sorted(f.keys())
-                raise NirccError(
-                    f"{p}: HDF5 file without the NIR layout: no 'node' group at the root "
-                    f"(found {keys})"
-                )
+                raise NirccError(f"HDF5 file without the NIR layout: no 'node' group at the root (found {keys})")
             tree = _read_group(f["node"])
             file_meta = {}
-            if "version" in f:
-                file_meta["nir_version"] = to_str(f["version"][()])
-    except NirccError:
-        raise
-    except (OSError, KeyError, ValueError, RuntimeError) as e:
+            if isinstance(f.get("version"), h5py.Dataset):
+                version = normalize_value(f["version"][()])
+                if isinstance(version, str):
+                    file_meta["nir_version"] = version
+    except NirccError as e:
+        raise NirccError(f"{p}: {e.message}", e.node, e.field) from None
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError) as e:
         raise NirccError(f"{p}: unreadable or truncated HDF5 file ({e})") from None
     return tree, file_meta

@@ -77,6 +77,8 @@ def conv_geometry(op) -> dict:
 
 
 def conv_out_size(n: int, k: int, stride: int, padding: Union[int, str], dilation: int) -> int:
+    if stride < 1 or dilation < 1:
+        raise ValueError(f"stride {stride} and dilation {dilation} must be >= 1")
     if padding == "same":
         return int(n)
     p = 0 if padding == "valid" else int(padding)
@@ -88,7 +90,7 @@ def conv_padding(geo: dict, spatial_in: Sequence[int]) -> tuple[tuple[int, int],
     exactly as PyTorch does (extra padding goes after)."""
     pad = geo["padding"]
     out = []
-    for i, n in enumerate(spatial_in):
+    for i in range(len(spatial_in)):
         if pad == "valid":
             out.append((0, 0))
         elif pad == "same":
