@@ -9,15 +9,28 @@ what was changed) per repair:
 code                      repair
 ========================  ==========================================================
 ``broadcast-scalar``      a scalar parameter broadcast to the node's shape
-``infer-shape``           a missing input/output type inferred from the neighbours
+``infer-shape``           a missing shape inferred from the neighbours: an Input or
+                          Output without a type, an element-wise node whose
+                          parameters are all scalars (snnTorch ``Synaptic``)
 ``batch-dim``             a leading batch dimension of size 1 dropped from a type
 ``output-type``           an Output type that contradicts its source replaced by it
 ``conv-input-shape``      a Conv ``input_shape`` that contradicts its source replaced
+``flatten-input-type``    a Flatten ``input_type`` that contradicts its source
+                          (e.g. a placeholder) replaced by the source's shape
 ``flatten-dims``          a Flatten ``start_dim`` counted with a batch axis shifted
 ``edge-name``             an edge naming a node by a short or truncated name resolved
 ``default-field``         a missing optional field given NIR's default (e.g. v_reset=0)
 ``ignored-field``         an unknown field ignored
+``add-input``             a graph without Input nodes: one added before each node
+                          without incoming edges (as ``nir``'s type inference does)
+``add-output``            a graph without Output nodes: one added after each node
+                          without outgoing edges
 ========================  ==========================================================
+
+Annotations (Output types, Conv ``input_shape``, Flatten ``input_type``) are checked against
+the shape that flows from the sources and the parameters, which are trusted.  Strings may be
+stored as bytes, ``str`` or fixed-length arrays, datasets gzip-compressed or not, numbers as
+scalar (0-d) datasets; edges may name nodes by number.
 
 Everything else (unknown node types, missing required fields, dangling, ambiguous or
 duplicate edges, inconsistent shapes, ...) is a ``NirccError`` naming node and field.
@@ -25,15 +38,17 @@ With ``strict=True`` every repair is an error instead.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+import networkx as nx
 import nir
 import numpy as np
 
-from ..errors import Diagnostics, ErrorCollector, NirccError
-from .graph import NODE_TYPES, Graph
+from ..errors import Diagnostics, ErrorCollector, NirccError, NirccErrors
+from .graph import NODE_TYPES, Graph, type_name
 from .hdf5 import normalize_value, read_hdf5, to_str
 from .shapes import ELEMENTWISE_FIELDS, Shape, as_shape, flatten_out, param_shapes
 
@@ -70,16 +85,13 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "Flatten": {"start_dim": 1, "end_dim": -1, "input_type": None},
     "IF": {"v_reset": lambda f: np.zeros_like(np.asarray(f["v_threshold"]))},
     "LIF": {"v_reset": lambda f: np.zeros_like(np.asarray(f["v_threshold"]))},
-    "CubaLIF": {"v_reset": lambda f: np.zeros_like(np.asarray(f["v_threshold"])), "w_in": 1.0},
-    "CubaLI": {"w_in": 1.0},
+    "CubaLIF": {"v_reset": lambda f: np.zeros_like(np.asarray(f["v_threshold"])),
+                "w_in": lambda f: np.ones_like(np.asarray(f["v_threshold"]))},
+    "CubaLI": {"w_in": lambda f: np.ones_like(np.asarray(f["v_leak"]))},
 }
 # defaults that are routine (no warning): an absent Conv input_shape, a Flatten's type
 _QUIET_DEFAULTS = {"input_shape", "input_type"}
 _META_KEYS = {"type", "metadata"}
-
-
-def _shape_str(s) -> str:
-    return "?" if s is None else str(list(s))
 
 
 # --------------------------------------------------------------------------- raw tree
@@ -105,6 +117,8 @@ class _Flat:
     nodes: dict[str, dict] = field(default_factory=dict)  # qualified name -> raw node
     edges: list[tuple[str, str]] = field(default_factory=list)
     ports: set[str] = field(default_factory=set)  # inner Input/Output nodes to eliminate
+    # qualified subgraph name -> (its Input port names, its Output port names)
+    subgraphs: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
 
 def _edges_of(raw: dict, scope: str, errs: ErrorCollector) -> list[tuple[str, str]]:
@@ -126,9 +140,8 @@ def _find_inner(raw: dict, short: str) -> list[list[str]]:
     hits = []
     for name, sub in raw.get("nodes", {}).items():
         if isinstance(sub, dict) and sub.get("type") == "NIRGraph":
-            for inner_name, inner in sub.get("nodes", {}).items():
-                if inner_name == short:
-                    hits.append([name, inner_name])
+            if short in sub.get("nodes", {}):
+                hits.append([name, short])
             hits.extend([name] + p for p in _find_inner(sub, short))
     return hits
 
@@ -139,7 +152,6 @@ def _resolve(raw: dict, name: str, scope: str, edge, diags: Diagnostics,
     nodes = raw.get("nodes", {})
     if name in nodes:
         return [name]
-    where = scope or None
     # a qualified reference into a subgraph: "sub.inner"
     if "." in name:
         head, rest = name.split(".", 1)
@@ -155,15 +167,15 @@ def _resolve(raw: dict, name: str, scope: str, edge, diags: Diagnostics,
     if len(hits) == 1:
         target = scope + ".".join(hits[0])
         diags.warn("edge-name", f"edge {edge} names node {name!r} {how}; resolved to {target!r}",
-                   node=scope + name, field="edges", stage="load")
+                   node=target, field="edges", stage="load")
         return hits[0]
     if hits:
         cands = sorted(scope + ".".join(h) for h in hits)
         errs.add(f"edge {edge}: node {name!r} is ambiguous, it could be any of {cands}",
-                 node=where, field="edges")
+                 node=scope + name, field="edges")
     else:
-        errs.add(f"edge {edge}: node {name!r} does not exist (nodes: {sorted(nodes)})",
-                 node=where, field="edges")
+        errs.add(f"edge {edge} names node {name!r}, which does not exist (nodes: {sorted(nodes)})",
+                 node=scope + name, field="edges")
     return None
 
 
@@ -174,17 +186,16 @@ def _flatten(raw: dict, prefix: str, flat: _Flat, diags: Diagnostics, errs: Erro
         errs.add("graph has no 'nodes' group", node=prefix.rstrip(".") or None, field="nodes")
         return [], []
     inputs, outputs = [], []
-    sub_ports: dict[str, tuple[list, list]] = {}
     for name, node in nodes.items():
         q = prefix + name
         if not isinstance(node, dict) or "type" not in node:
             errs.add("node has no 'type'", node=q, field="type")
             continue
         if node["type"] == "NIRGraph":
-            sub_ports[name] = _flatten(node, q + ".", flat, diags, errs)
+            flat.subgraphs[q] = _flatten(node, q + ".", flat, diags, errs)
             continue
         if q in flat.nodes:
-            errs.add(f"two nodes have the qualified name {q!r} after flattening subgraphs", node=q)
+            errs.add(f"two nodes have the qualified name {q!r} after flattening subgraphs", node=q, field="nodes")
             continue
         flat.nodes[q] = node
         if prefix and node["type"] in ("Input", "Output"):
@@ -195,18 +206,17 @@ def _flatten(raw: dict, prefix: str, flat: _Flat, diags: Diagnostics, errs: Erro
             outputs.append(q)
 
     def ends(path: list[str], is_src: bool, edge) -> list[str]:
-        head = path[0]
-        if head in sub_ports and len(path) == 1:
-            ins, outs = sub_ports[head]
-            cands = outs if is_src else ins
-            if len(cands) != 1:
-                kind = "Output" if is_src else "Input"
-                errs.add(f"edge {edge} connects to subgraph {prefix + head!r} as a whole, but it has "
-                         f"{len(cands)} {kind} nodes ({cands}); name one of them",
-                         node=prefix + head, field="edges")
-                return []
-            return cands
-        return [prefix + ".".join(path)]
+        q = prefix + ".".join(path)
+        if q not in flat.subgraphs:
+            return [q]
+        ins, outs = flat.subgraphs[q]
+        cands = outs if is_src else ins
+        if len(cands) != 1:
+            kind = "Output" if is_src else "Input"
+            errs.add(f"edge {edge} connects to subgraph {q!r} as a whole, but it has "
+                     f"{len(cands)} {kind} nodes ({cands}); name one of them", node=q, field="edges")
+            return []
+        return cands
 
     seen = set()
     for a, b in _edges_of(raw, prefix.rstrip("."), errs):
@@ -217,7 +227,7 @@ def _flatten(raw: dict, prefix: str, flat: _Flat, diags: Diagnostics, errs: Erro
             continue
         key = (tuple(pa), tuple(pb))
         if key in seen:
-            errs.add(f"duplicate edge {edge}", node=prefix.rstrip(".") or None, field="edges")
+            errs.add(f"duplicate edge {edge}", node=prefix + ".".join(pa), field="edges")
             continue
         seen.add(key)
         for s in ends(pa, True, edge):
@@ -227,23 +237,53 @@ def _flatten(raw: dict, prefix: str, flat: _Flat, diags: Diagnostics, errs: Erro
 
 
 def _eliminate_ports(flat: _Flat) -> None:
-    """Remove subgraph Input/Output nodes, connecting their sources to their targets."""
-    edges = list(flat.edges)
-    for p in sorted(flat.ports):
-        preds = [a for a, b in edges if b == p]
-        succs = [b for a, b in edges if a == p]
-        rest = [(a, b) for a, b in edges if a != p and b != p]
-        for a in preds:
-            for b in succs:
-                if (a, b) not in rest:
-                    rest.append((a, b))
-        edges = rest
+    """Remove subgraph Input/Output nodes, connecting their sources to their targets.
+
+    Linear in nodes + edges (plus the fan-in x fan-out of each port): every port's set of
+    real (non-port) targets is computed once, following chains of ports through nested
+    subgraphs.  Edge order is kept; an edge made twice is kept once.
+    """
+    if not flat.ports:
+        return
+    succ: dict[str, list[str]] = {}
+    for a, b in flat.edges:
+        succ.setdefault(a, []).append(b)
+    through: dict[str, list[str]] = {}
+
+    def targets(port: str) -> list[str]:
+        if port not in through:
+            out: list[str] = []
+            seen = {port}
+            stack = list(reversed(succ.get(port, [])))
+            while stack:
+                n = stack.pop()
+                if n in seen:
+                    continue
+                seen.add(n)
+                if n in flat.ports:
+                    stack.extend(reversed(succ.get(n, [])))
+                else:
+                    out.append(n)
+            through[port] = out
+        return through[port]
+
+    edges: dict[tuple[str, str], None] = {}
+    for a, b in flat.edges:
+        if a in flat.ports:
+            continue
+        for t in (targets(b) if b in flat.ports else [b]):
+            edges[(a, t)] = None
+    for p in flat.ports:
         del flat.nodes[p]
-    flat.edges = edges
+    flat.edges = list(edges)
 
 
 # --------------------------------------------------------------------------- node objects
-def _make_op(name: str, raw: dict, diags: Diagnostics, errs: ErrorCollector):
+def _make_op(name: str, raw: dict, diags: Diagnostics, errs: ErrorCollector) -> Optional[tuple[Any, Optional[Shape]]]:
+    """The nir node object of a raw node and its declared shape annotation (the shape of an
+    Input / Output, the input of a Conv from ``input_shape``, a Flatten's ``input_type``;
+    ``None`` when absent).  Annotations are checked against the sources during shape
+    inference, so Conv and Flatten objects are built without them."""
     t = raw.get("type")
     if t not in NODE_TYPES:
         errs.add(f"unknown node type {t!r} (known: {', '.join(sorted(NODE_TYPES))})",
@@ -259,11 +299,10 @@ def _make_op(name: str, raw: dict, diags: Diagnostics, errs: ErrorCollector):
         for k in list(fields):
             if k not in ("input_type", "output_type"):
                 diags.warn("ignored-field", f"unknown field {k!r} of {t} ignored", node=name, field=k, stage="load")
-        shape = as_shape(shape) if shape is not None else None
-        if shape is None:
-            shape = ()  # unknown: inferred from the neighbours (Output) or an error (Input)
-        arr = np.array(shape, dtype=np.int64)
-        return nir.Input(input_type={"input": arr}) if t == "Input" else nir.Output(output_type={"output": arr})
+        declared = as_shape(shape) if shape is not None else None
+        arr = np.array(declared or (), dtype=np.int64)  # empty: inferred from the neighbours
+        op = nir.Input(input_type={"input": arr}) if t == "Input" else nir.Output(output_type={"output": arr})
+        return op, declared or None
 
     missing = [f for f in _REQUIRED[t] if fields.get(f) is None]
     if missing:
@@ -290,10 +329,16 @@ def _make_op(name: str, raw: dict, diags: Diagnostics, errs: ErrorCollector):
             _broadcast_fields(name, t, fields, None, diags)
         return _construct(t, fields)
     except NirccError as e:
-        errs.extend(e)
+        errs.add(e.message, node=name, field=e.field)
     except (ValueError, TypeError, AssertionError, IndexError) as e:
-        errs.add(f"cannot build a {t} node from the file's fields: {e}", node=name)
+        errs.add(f"cannot build a {t} node from the file's fields: {e}", node=name, field=_MAIN_FIELD.get(t))
     return None
+
+
+#: the field an error about a node is most likely about, when nothing more precise is known
+_MAIN_FIELD = {"Affine": "weight", "Linear": "weight", "Conv1d": "weight", "Conv2d": "weight",
+               "SumPool2d": "kernel_size", "AvgPool2d": "kernel_size", "Flatten": "start_dim",
+               **{t: f[0] for t, f in ELEMENTWISE_FIELDS.items()}}
 
 
 def _brief(v) -> str:
@@ -330,59 +375,85 @@ def _broadcast_fields(name: str, t: str, fields: dict, shape: Optional[Shape], d
             fields[f] = a
 
 
-def _construct(t: str, fields: dict):
+def _ints(v, n: int, field_name: str, least: int) -> tuple[int, ...]:
+    """A geometry field (int or n ints, each >= ``least``) as an n-tuple."""
+    arr = np.asarray(v).reshape(-1)
+    if arr.dtype.kind not in "biuf" or arr.size not in (1, n) or not np.all(arr == np.round(arr)):
+        raise NirccError(f"expected 1 or {n} integers, got {arr.tolist()}", field=field_name)
+    vals = tuple(int(x) for x in np.broadcast_to(arr, (n,)))
+    if min(vals) < least:
+        raise NirccError(f"must be >= {least}, got {list(vals)}", field=field_name)
+    return vals
+
+
+def _construct(t: str, fields: dict) -> tuple[Any, Optional[Shape]]:
+    """(nir node object, declared shape annotation) from normalized fields."""
     cls = NODE_TYPES[t]
     f = dict(fields)
     if t == "Flatten":
         it = f.pop("input_type")
         if isinstance(it, dict):
             it = next(iter(it.values()), None)
-        it = None if it is None or np.asarray(it).size == 0 else np.asarray(as_shape(it), dtype=np.int64)
-        return nir.Flatten(input_type={"input": it}, start_dim=int(np.asarray(f["start_dim"]).reshape(-1)[0]),
-                           end_dim=int(np.asarray(f["end_dim"]).reshape(-1)[0]))
+        declared = None if it is None or np.asarray(it).size == 0 else as_shape(it)
+        op = nir.Flatten(input_type={"input": None}, start_dim=_ints(f["start_dim"], 1, "start_dim", -2**31)[0],
+                         end_dim=_ints(f["end_dim"], 1, "end_dim", -2**31)[0])
+        return op, declared
     if t in ("Conv1d", "Conv2d"):
-        ish = f.get("input_shape")
-        if ish is not None:
-            s = as_shape(ish)
-            f["input_shape"] = (s[0] if t == "Conv1d" else tuple(s)) if s else None
-        pad = f["padding"]
-        if isinstance(pad, str):
-            f["padding"] = pad
-        else:
-            p = np.asarray(pad).reshape(-1)
-            f["padding"] = int(p[0]) if t == "Conv1d" else (tuple(int(x) for x in p) if p.size > 1 else int(p[0]))
-        for k in ("stride", "dilation"):
-            v = np.asarray(f[k]).reshape(-1)
-            f[k] = int(v[0]) if t == "Conv1d" else (tuple(int(x) for x in v) if v.size > 1 else int(v[0]))
-        f["groups"] = int(np.asarray(f["groups"]).reshape(-1)[0])
-        w = np.asarray(f["weight"])
         nd = 1 if t == "Conv1d" else 2
+        w = np.asarray(f["weight"])
         if w.ndim != nd + 2:
             raise NirccError(f"{t} weight must have {nd + 2} axes [C_out, C_in/groups, "
                              f"{'k' if nd == 1 else 'kH, kW'}], got shape {list(w.shape)}", field="weight")
-        return cls(**f)
+        pad = f["padding"]
+        if isinstance(pad, str):
+            if pad not in ("same", "valid"):
+                raise NirccError(f"must be 'same', 'valid' or integers, got {pad!r}", field="padding")
+        else:
+            pad = _ints(pad, nd, "padding", 0)
+        stride, dilation = _ints(f["stride"], nd, "stride", 1), _ints(f["dilation"], nd, "dilation", 1)
+        groups = _ints(f["groups"], 1, "groups", 1)[0]
+        declared = None
+        if f.get("input_shape") is not None:
+            spatial = as_shape(f["input_shape"])
+            if spatial is None or len(spatial) != nd:
+                raise NirccError(f"input_shape {spatial} must have {nd} value(s), the spatial size of the input",
+                                 field="input_shape")
+            declared = (int(w.shape[1]) * groups,) + spatial
+        one = (lambda x: x[0]) if nd == 1 else (lambda x: x)
+        op = cls(input_shape=None, weight=w, stride=one(stride), padding=pad if isinstance(pad, str) else one(pad),
+                 dilation=one(dilation), groups=groups, bias=np.asarray(f["bias"]))
+        return op, declared
+    if t in ("Affine", "Linear") and np.ndim(f["weight"]) < 2:
+        raise NirccError(f"weight must be at least 2-D [out, in], got shape {list(np.shape(f['weight']))}",
+                         field="weight")
     if t in ("SumPool2d", "AvgPool2d"):
-        for k in ("kernel_size", "stride", "padding"):
-            v = np.asarray(f[k]).reshape(-1).astype(np.int64)
-            f[k] = np.repeat(v, 2) if v.size == 1 else v
-        return cls(**f)
-    return cls(**{k: (np.asarray(v) if k != "padding" else v) for k, v in f.items()})
+        kw = {k: np.array(_ints(f[k], 2, k, least), dtype=np.int64)
+              for k, least in (("kernel_size", 1), ("stride", 1), ("padding", 0))}
+        return cls(**kw), None
+    return cls(**{k: np.asarray(v) for k, v in f.items()}), None
 
 
 # --------------------------------------------------------------------------- shapes
+def _is_free(op) -> bool:
+    """An element-wise node whose parameters do not fix its shape (all scalars, or all
+    single-element vectors): its shape comes from its neighbours."""
+    t = type_name(op)
+    if t not in ELEMENTWISE_FIELDS:
+        return False
+    vals = [getattr(op, f) for f in ELEMENTWISE_FIELDS[t] if getattr(op, f, None) is not None]
+    return all(np.ndim(v) <= 1 and np.size(v) == 1 for v in vals)
+
+
 def _expectation(g: Graph, n: str) -> Optional[tuple]:
-    """What ``n``'s parameters require of its input (None entries = any)."""
+    """What ``n`` requires of its input (``None`` entries: any size; ``None``: anything)."""
     op, t = g.op(n), g.type(n)
-    if t in ("Affine", "Linear"):
-        return param_shapes(op)[0]
+    if t in ("Affine", "Linear") or t in ELEMENTWISE_FIELDS:
+        return g.in_shape(n)
     if t in ("Conv1d", "Conv2d"):
         c_in = int(np.shape(op.weight)[1]) * int(op.groups)
         return (c_in,) + (None,) * (np.ndim(op.weight) - 2)
     if t in ("SumPool2d", "AvgPool2d"):
         return (None, None, None)
-    if t in ELEMENTWISE_FIELDS:
-        s = param_shapes(op)[0]
-        return s
     return None
 
 
@@ -392,178 +463,232 @@ def _matches(shape: Shape, pattern: Optional[tuple]) -> bool:
     return len(shape) == len(pattern) and all(p is None or p == s for s, p in zip(shape, pattern))
 
 
-def _fix_input_batch(g: Graph, n: str, diags: Diagnostics) -> None:
-    """Drop leading size-1 (batch) axes of an Input type when its consumers require it."""
-    shape = g.out_shape(n)
-    pats = [_expectation(g, s) for s in g.successors(n)]
-    pats = [p for p in pats if p is not None]
-    if not shape or not pats or all(_matches(shape, p) for p in pats):
+def _consumer_patterns(g: Graph, n: str) -> list[tuple]:
+    return [p for p in (_expectation(g, s) for s in g.successors(n)) if p is not None]
+
+
+def _initial_shapes(g: Graph, errs: ErrorCollector) -> None:
+    """Shapes the parameters fix (Affine/Linear, element-wise nodes with arrays) and the
+    declared Input shapes; everything else is inferred from the sources."""
+    for n, op in g.items():
+        t = type_name(op)
+        i = o = None
+        if t == "Input":
+            i = o = as_shape(op.input_type["input"]) or None
+        elif t in ("Affine", "Linear") or (t in ELEMENTWISE_FIELDS and not _is_free(op)):
+            try:
+                i, o = param_shapes(op)
+            except ValueError as e:
+                errs.add(str(e), node=n, field=_MAIN_FIELD[t])
+        g.set_shapes(n, i, o)
+
+
+def _unique(g: Graph, name: str) -> str:
+    out, k = name, 0
+    while out in g:
+        out, k = f"{name}_{k}", k + 1
+    return out
+
+
+def _add_inputs(g: Graph, declared: dict, diags: Diagnostics, errs: ErrorCollector) -> None:
+    """A graph without any Input node gets one per root (a node without incoming edges), as
+    ``nir``'s type inference does (named ``input_<root>``), when the root's shape is known."""
+    if g.inputs:
         return
-    for k in range(1, len(shape)):
-        if shape[k - 1] != 1:
-            break
-        if all(_matches(shape[k:], p) for p in pats):
-            new = shape[k:]
-            g.set_op(n, nir.Input(input_type={"input": np.array(new, dtype=np.int64)}))
-            diags.warn("batch-dim", f"Input type {list(shape)} has {k} leading batch axis of size 1; "
-                       f"using {list(new)} (NIR shapes have no batch axis)", node=n, field="shape", stage="load")
-            return
+    roots = [n for n in g.nodes if g.nx.in_degree(n) == 0 and g.type(n) != "Output"]
+    if not roots:
+        errs.add("the graph has no Input node, and every node has an incoming edge, so none can be added",
+                 field="nodes")
+        return
+    for r in roots:
+        shape = g.in_shape(r) or declared.get(r)
+        if shape is None:
+            errs.add("the graph has no Input node, and the shape of this node, which has no incoming edge, "
+                     "is unknown (its parameters do not fix it)", node=r, field="input_type")
+            continue
+        name = _unique(g, f"input_{r}")
+        g.add_node(name, nir.Input(input_type={"input": np.array(shape, dtype=np.int64)}))
+        g.nx.add_edge(name, r)
+        diags.warn("add-input", f"the graph has no Input node; added {name!r} of shape {list(shape)} feeding it",
+                   node=r, field="input_type", stage="load")
 
 
-def _infer_shapes(g: Graph, diags: Diagnostics, errs: ErrorCollector) -> None:
-    """Propagate shapes through the graph, repairing annotations that contradict parameters."""
-    declared_out = {}
-    for n in g.outputs:  # an Output's type is only an annotation: inferred from its source
-        declared_out[n] = g.out_shape(n)
-        g.set_shapes(n, None, None)
+def _fix_inputs(g: Graph, diags: Diagnostics, errs: ErrorCollector) -> None:
+    """Infer missing Input shapes from their consumers; drop leading batch axes."""
     for n in g.inputs:
-        if not g.out_shape(n):
-            errs.add("Input node has no shape", node=n, field="shape")
-        else:
-            _fix_input_batch(g, n, diags)
-    declared_conv = {}
-    for n in g.nodes_of_type("Conv1d", "Conv2d"):
-        if g.op(n).input_shape is not None:
-            declared_conv[n] = g.in_shape(n)
-            g.set_shapes(n, None, None)
+        shape = g.out_shape(n)
+        pats = _consumer_patterns(g, n)
+        if not shape:
+            full = {p for p in pats if None not in p}
+            if len(full) == 1 and len(pats) == len(full):
+                new = next(iter(full))
+                g.set_op(n, nir.Input(input_type={"input": np.array(new, dtype=np.int64)}), new, new)
+                diags.warn("infer-shape", f"Input has no shape; using {list(new)}, what its consumers take",
+                           node=n, field="shape", stage="load")
+            else:
+                errs.add("Input node has no shape (and its consumers do not fix one)", node=n, field="shape")
+            continue
+        if not pats or all(_matches(shape, p) for p in pats):
+            continue
+        for k in range(1, len(shape)):
+            if shape[k - 1] != 1:
+                break
+            if all(_matches(shape[k:], p) for p in pats):
+                new = shape[k:]
+                g.set_op(n, nir.Input(input_type={"input": np.array(new, dtype=np.int64)}), new, new)
+                diags.warn("batch-dim", f"Input type {list(shape)} has {k} leading batch axis of size 1; "
+                           f"using {list(new)} (NIR shapes have no batch axis)", node=n, field="shape", stage="load")
+                break
 
+
+def _from_source(g: Graph, v: str, src: Shape, declared: dict, diags: Diagnostics) -> None:
+    """Set the shapes of ``v`` (whose parameters do not fix them) from its source's shape
+    ``src``, checking and repairing its declared annotation.  Raises NirccError."""
+    op, t = g.op(v), g.type(v)
+    if t in ("Conv1d", "Conv2d"):
+        w = np.shape(op.weight)
+        nd = len(w) - 2
+        if len(src) != nd + 1:
+            raise NirccError(f"a {t} takes a [C, {'L' if nd == 1 else 'H, W'}] input, its source gives {list(src)}",
+                             v, "input")
+        if src[0] != w[1] * op.groups:
+            raise NirccError(f"input has {src[0]} channels but the weight [C_out, C_in/groups, ...] = {list(w)} "
+                             f"with groups={op.groups} needs {w[1] * op.groups}", v, "weight")
+        decl = declared.get(v)
+        if decl is not None and tuple(decl[1:]) != tuple(src[1:]):
+            diags.warn("conv-input-shape", f"input_shape {list(decl[1:])} contradicts the source's "
+                       f"{list(src[1:])}; using {list(src[1:])}", node=v, field="input_shape", stage="load")
+        new = _with(op, input_shape=(int(src[1]) if nd == 1 else tuple(int(x) for x in src[1:])))
+        g.set_op(v, new, *param_shapes(new, src))
+    elif t == "Flatten":
+        _flatten_from_source(g, v, src, declared.get(v), diags)
+    elif t in ("SumPool2d", "AvgPool2d"):
+        try:
+            g.set_shapes(v, *param_shapes(op, src))
+        except ValueError as e:
+            raise NirccError(str(e), v, "input") from None
+    else:  # Output, element-wise nodes whose parameters are scalars
+        g.set_shapes(v, src, src)
+
+
+def _flatten_from_source(g: Graph, v: str, src: Shape, decl: Optional[Shape], diags: Diagnostics) -> None:
+    op = g.op(v)
+    sd, ed = int(op.start_dim), int(op.end_dim)
+    if decl is not None and tuple(decl) != tuple(src):
+        k = len(decl) - len(src)
+        if k > 0 and all(x == 1 for x in decl[:k]) and tuple(decl[k:]) == tuple(src):
+            sd, ed = (max(sd - k, 0) if sd >= 0 else sd), (max(ed - k, 0) if ed >= 0 else ed)
+            diags.warn("batch-dim", f"Flatten input_type {list(decl)} has a leading batch axis; using "
+                       f"{list(src)} with start_dim {sd}, end_dim {ed}", node=v, field="input_type", stage="load")
+        else:
+            diags.warn("flatten-input-type", f"input_type {list(decl)} contradicts the source's shape {list(src)}; "
+                       f"using {list(src)}", node=v, field="input_type", stage="load")
+    try:
+        out = flatten_out(src, sd, ed)
+    except ValueError as e:
+        raise NirccError(str(e), v, "start_dim") from None
+    pats = _consumer_patterns(g, v)
+    if sd > 0 and pats and not all(_matches(out, p) for p in pats):
+        full = flatten_out(src, 0, ed)
+        if all(_matches(full, p) for p in pats):
+            diags.warn("flatten-dims", f"start_dim {sd} gives {list(out)}, which its consumers cannot take; "
+                       f"start_dim counted a batch axis, using 0 -> {list(full)}", node=v, field="start_dim",
+                       stage="load")
+            sd, out = 0, full
+    new = nir.Flatten(input_type={"input": np.array(src, dtype=np.int64)}, start_dim=sd, end_dim=ed)
+    g.set_op(v, new, src, out)
+
+
+def _infer_shapes(g: Graph, declared: dict, diags: Diagnostics, errs: ErrorCollector) -> None:
+    """Propagate shapes from the sources through the graph.
+
+    Forward in evaluation order (one sweep resolves a feed-forward graph), then backward
+    for scalar-parameter element-wise nodes without a known source (from what their
+    consumers take); repeated until nothing changes (a few sweeps: only cycles need more).
+    """
     order = g.schedule().order
-    changed, rounds = True, 0
-    while changed and rounds <= len(order) + 1:
-        changed, rounds = False, rounds + 1
+    failed: set[str] = set()
+    for _ in range(len(order) + 1):
+        changed = False
         for v in order:
-            if g.in_shape(v) is not None:
+            if g.in_shape(v) is not None or v in failed:
                 continue
-            for u in g.predecessors(v):
-                if g.type(u) == "Flatten":
-                    _fix_flatten_dims(g, u, v, diags)
             srcs = {g.out_shape(u) for u in g.predecessors(v)} - {None}
             if len(srcs) != 1:
                 continue
-            src = next(iter(srcs))
             try:
-                i, o = _shapes_from_input(g, v, src, declared_conv, diags)
-            except ValueError as e:
-                errs.add(f"cannot take input of shape {list(src)}: {e}", node=v)
-                g.set_shapes(v, src, None)
+                _from_source(g, v, next(iter(srcs)), declared, diags)
+            except NirccError as e:
+                errs.extend(e)
+                failed.add(v)
                 continue
-            g.set_shapes(v, i, o)
             changed = True
-        # backwards: an all-scalar element-wise node feeding a node that fixes the shape
-        for u in order:
-            if g.out_shape(u) is None and g.type(u) in ELEMENTWISE_FIELDS:
-                pats = {_expectation(g, s) for s in g.successors(u)} - {None}
-                pats = {p for p in pats if None not in p}
-                if len(pats) == 1:
-                    s = next(iter(pats))
-                    g.set_shapes(u, s, s)
+        for u in reversed(order):
+            if g.out_shape(u) is None and u not in failed and _is_free(g.op(u)):
+                pats = set(_consumer_patterns(g, u))
+                if len(pats) == 1 and None not in (p := next(iter(pats))):
+                    g.set_shapes(u, p, p)
                     changed = True
-
+        if not changed:
+            break
+    blocked = set(failed).union(*(nx.descendants(g.nx, f) for f in failed))  # errors already said why
     for n in order:
-        if g.out_shape(n) is None or g.in_shape(n) is None:
-            if not any(e.node == n for e in errs.errors):
-                errs.add("cannot infer the shape (no source of known shape reaches it)", node=n)
-    for n, decl in declared_out.items():
-        got = g.in_shape(n)
-        if got is not None and decl and tuple(decl) != got:
-            diags.warn("output-type", f"Output type {list(decl)} contradicts its source's shape {list(got)}; "
-                       f"using {list(got)}", node=n, field="shape", stage="load")
-        if got is not None:
-            g.set_op(n, nir.Output(output_type={"output": np.array(got, dtype=np.int64)}), got, got)
-
-
-def _shapes_from_input(g: Graph, v: str, src: Shape, declared_conv: dict, diags: Diagnostics):
-    op, t = g.op(v), g.type(v)
-    if t in ("Conv1d", "Conv2d") and v in declared_conv:
-        decl = declared_conv[v]
-        if decl is not None and tuple(decl) != tuple(src):
-            if decl[0] != src[0]:
-                raise ValueError(f"the weights need {decl[0]} input channels")
-            diags.warn("conv-input-shape", f"input_shape {list(decl[1:])} contradicts the source's "
-                       f"{list(src[1:])}; using {list(src[1:])}", node=v, field="input_shape", stage="load")
-            op = _with(op, input_shape=(int(src[1]) if t == "Conv1d" else tuple(src[1:])))
-            g.set_op(v, op)
-        return param_shapes(op, src)
-    if t == "Flatten" and op.input_type.get("input") is not None:
-        decl = as_shape(op.input_type["input"])
-        if tuple(decl) != tuple(src):
-            k = len(decl) - len(src)
-            if k > 0 and all(x == 1 for x in decl[:k]) and tuple(decl[k:]) == tuple(src):
-                sd, ed = int(op.start_dim), int(op.end_dim)
-                sd2 = max(sd - k, 0) if sd >= 0 else sd
-                ed2 = max(ed - k, 0) if ed >= 0 else ed
-                new = nir.Flatten(input_type={"input": np.array(src, dtype=np.int64)}, start_dim=sd2, end_dim=ed2)
-                diags.warn("batch-dim", f"Flatten input_type {list(decl)} has a leading batch axis; using "
-                           f"{list(src)} with start_dim {sd2}, end_dim {ed2}", node=v, field="input_type", stage="load")
-                g.set_op(v, new)
-                return param_shapes(new, src)
-            raise ValueError(f"the node's input_type is {list(decl)}")
-        return param_shapes(op, src)
-    if t == "Flatten":
-        new = nir.Flatten(input_type={"input": np.array(src, dtype=np.int64)},
-                          start_dim=op.start_dim, end_dim=op.end_dim)
-        g.set_op(v, new)
-        return param_shapes(new, src)
-    if t == "Output":
-        return src, src
-    pat = _expectation(g, v)
-    if pat is not None and not _matches(src, pat):
-        raise ValueError(f"its parameters need an input of shape {_shape_str(pat)}")
-    return param_shapes(op, src)
-
-
-def _fix_flatten_dims(g: Graph, u: str, v: str, diags: Diagnostics) -> None:
-    """A Flatten ``u`` whose start_dim counted a batch axis (its output has a rank its
-    consumer ``v`` cannot take, while a full flatten fits) is shifted to start_dim 0."""
-    op = g.op(u)
-    src, out = g.in_shape(u), g.out_shape(u)
-    pat = _expectation(g, v)
-    if src is None or out is None or pat is None or int(op.start_dim) <= 0 or _matches(out, pat):
-        return
-    full = flatten_out(src, 0, int(op.end_dim)) if int(op.end_dim) < 0 or int(op.end_dim) >= int(op.start_dim) else None
-    if full is None or not _matches(full, pat):
-        return
-    new = nir.Flatten(input_type={"input": np.array(src, dtype=np.int64)}, start_dim=0, end_dim=op.end_dim)
-    diags.warn("flatten-dims", f"start_dim {int(op.start_dim)} gives {list(out)}, which {v!r} cannot take; "
-               f"start_dim counted a batch axis, using 0 -> {list(full)}", node=u, field="start_dim", stage="load")
-    g.set_op(u, new, src, full)
+        if n in blocked or (g.in_shape(n) is not None and g.out_shape(n) is not None):
+            continue
+        known = {u: g.out_shape(u) for u in g.predecessors(n) if g.out_shape(u) is not None}
+        if len(set(known.values())) > 1:
+            desc = ", ".join(f"{u!r} gives {list(s)}" for u, s in known.items())
+            errs.add(f"its sources disagree on the shape: {desc}", node=n, field="input")
+        else:
+            errs.add("cannot infer the shape (no source of known shape reaches it)", node=n, field="input")
 
 
 def _with(op, **changes):
     """A copy of a nir node with some fields changed (nir dataclasses are not frozen)."""
-    import dataclasses
-
     kw = {f.name: getattr(op, f.name) for f in dataclasses.fields(op) if f.init}
     kw.update(changes)
     return type(op)(**kw)
 
 
-def _finish_elementwise(g: Graph, diags: Diagnostics, errs: ErrorCollector) -> None:
-    """Broadcast all-scalar element-wise nodes to their inferred shape."""
+def _finish(g: Graph, declared: dict, diags: Diagnostics, errs: ErrorCollector) -> None:
+    """Output types from their sources; scalar-parameter nodes broadcast to their shape."""
+    for n in g.outputs:
+        got, decl = g.in_shape(n), declared.get(n)
+        if not decl:
+            diags.warn("infer-shape", f"Output has no type; using its source's shape {list(got)}",
+                       node=n, field="shape", stage="load")
+        elif tuple(decl) != got:
+            diags.warn("output-type", f"Output type {list(decl)} contradicts its source's shape {list(got)}; "
+                       f"using {list(got)}", node=n, field="shape", stage="load")
+        g.set_op(n, nir.Output(output_type={"output": np.array(got, dtype=np.int64)}), got, got)
     for n in g.nodes:
-        t = g.type(n)
-        if t not in ELEMENTWISE_FIELDS or g.in_shape(n) is None:
+        op, t, shape = g.op(n), g.type(n), g.in_shape(n)
+        if not _is_free(op) or param_shapes(op)[0] == shape:
             continue
-        op = g.op(n)
-        shape = g.in_shape(n)
-        if param_shapes(op)[0] == shape:
-            continue
+        src = [u for u in g.predecessors(n) if g.out_shape(u) == shape] or g.successors(n)
+        diags.warn("infer-shape", f"no parameter fixes the number of neurons (all are scalars); "
+                   f"{list(shape)} taken from {src[0]!r}", node=n, field="input_type", stage="load")
         fields = {f: getattr(op, f) for f in ELEMENTWISE_FIELDS[t] if getattr(op, f, None) is not None}
         try:
             _broadcast_fields(n, t, fields, shape, diags)
-            extra = {"v_reset": fields.get("v_reset")} if "v_reset" in fields else {}
-            g.set_op(n, _with(op, **{**fields, **extra}), shape, shape)
         except NirccError as e:
             errs.extend(e)
+            continue
+        g.set_op(n, _with(op, **fields), shape, shape)
 
 
-def _fill_conv_input_shape(g: Graph) -> None:
-    for n in g.nodes_of_type("Conv1d", "Conv2d"):
-        op = g.op(n)
-        if op.input_shape is None and g.in_shape(n) is not None:
-            s = g.in_shape(n)[1:]
-            g.set_op(n, _with(op, input_shape=(int(s[0]) if g.type(n) == "Conv1d" else tuple(s))),
-                     g.in_shape(n), g.out_shape(n))
+def _add_outputs(g: Graph, diags: Diagnostics) -> None:
+    """A graph without any Output node gets one per leaf (a node without outgoing edges), as
+    ``nir``'s type inference does (named ``output_<leaf>``)."""
+    if g.outputs:
+        return
+    for leaf in [n for n in g.nodes if g.nx.out_degree(n) == 0 and g.type(n) != "Input"]:
+        shape = g.out_shape(leaf)
+        name = _unique(g, f"output_{leaf}")
+        g.add_node(name, nir.Output(output_type={"output": np.array(shape, dtype=np.int64)}))
+        g.nx.add_edge(leaf, name)
+        diags.warn("add-output", f"the graph has no Output node; added {name!r} of shape {list(shape)} reading it",
+                   node=leaf, field="output_type", stage="load")
 
 
 # --------------------------------------------------------------------------- entry point
@@ -604,27 +729,24 @@ def load(source: Union[str, os.PathLike, "nir.NIRGraph", Graph], *, strict: bool
     _eliminate_ports(flat)
 
     g = Graph(meta=meta, diagnostics=diags)
+    declared: dict[str, Optional[Shape]] = {}
     for name, rnode in flat.nodes.items():
-        op = _make_op(name, rnode, diags, errs)
-        if op is not None:
-            g.nx.add_node(name, op=op, in_shape=None, out_shape=None)
+        made = _make_op(name, rnode, diags, errs)
+        if made is not None:
+            g.nx.add_node(name, op=made[0], in_shape=None, out_shape=None)
+            declared[name] = made[1]
     errs.raise_if_any()
-    for a, b in flat.edges:
-        g.nx.add_edge(a, b)
-    for n in g.nodes:
-        try:
-            i, o = param_shapes(g.op(n))
-        except ValueError as e:
-            errs.add(str(e), node=n)
-            continue
-        g.set_shapes(n, i, o)
+    g.nx.add_edges_from(flat.edges)
+    _initial_shapes(g, errs)
     errs.raise_if_any()
-
-    _infer_shapes(g, diags, errs)
+    _add_inputs(g, declared, diags, errs)
+    _fix_inputs(g, diags, errs)
     errs.raise_if_any()
-    _finish_elementwise(g, diags, errs)
-    _fill_conv_input_shape(g)
+    _infer_shapes(g, declared, diags, errs)
     errs.raise_if_any()
+    _finish(g, declared, diags, errs)
+    errs.raise_if_any()
+    _add_outputs(g, diags)
 
     if strict and diags.warnings():
         raise _strict_error(diags)
@@ -634,7 +756,5 @@ def load(source: Union[str, os.PathLike, "nir.NIRGraph", Graph], *, strict: bool
 
 
 def _strict_error(diags: Diagnostics) -> NirccError:
-    from ..errors import NirccErrors
-
     return NirccErrors(NirccError(f"strict mode: {d.message}", d.node, d.field, code=d.code)
                        for d in diags.warnings())

@@ -43,9 +43,17 @@ def known_types(g: Graph):
 @rule
 def inputs_and_outputs(g: Graph):
     if not g.inputs:
-        yield NirccError("the graph has no Input node")
+        roots = [n for n in g.nodes if not g.predecessors(n)]
+        if roots:
+            yield NirccError(f"the graph has no Input node; nothing feeds {roots}", roots[0], "edges")
+        else:
+            yield NirccError("the graph has no Input node", field="nodes")
     if not g.outputs:
-        yield NirccError("the graph has no Output node")
+        leaves = [n for n in g.nodes if not g.successors(n)]
+        if leaves:
+            yield NirccError(f"the graph has no Output node; nothing reads {leaves}", leaves[0], "edges")
+        else:
+            yield NirccError("the graph has no Output node", field="nodes")
     for n in g.inputs:
         if g.predecessors(n):
             yield NirccError(f"an Input node has incoming edges (from {g.predecessors(n)})", n, "edges")
@@ -124,17 +132,22 @@ def _conv_errors(g: Graph, n: str, op):
 @rule
 def shapes_along_edges(g: Graph):
     for n in g.nodes:
+        if g.type(n) not in NODE_TYPES:
+            continue  # reported by known_types
         if g.in_shape(n) is None or g.out_shape(n) is None:
-            yield NirccError("shape unknown", n)
+            yield NirccError("shape unknown", n, "input")
             continue
         try:
             p_in, p_out = param_shapes(g.op(n), g.in_shape(n))
         except ValueError as e:
-            yield NirccError(str(e), n)
+            yield NirccError(str(e), n, "input")
             continue
+        if p_in is not None and tuple(p_in) != tuple(g.in_shape(n)):
+            yield NirccError(f"recorded input shape {list(g.in_shape(n))} differs from the "
+                             f"parameters' {list(p_in)}", n, "input")
         if p_out is not None and tuple(p_out) != tuple(g.out_shape(n)):
             yield NirccError(f"recorded output shape {list(g.out_shape(n))} differs from the "
-                             f"parameters' {list(p_out)}", n)
+                             f"parameters' {list(p_out)}", n, "output")
     for u, v in g.edges:
         a, b = g.out_shape(u), g.in_shape(v)
         if a is not None and b is not None and tuple(a) != tuple(b):
