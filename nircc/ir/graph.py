@@ -38,6 +38,8 @@ NODE_TYPES: dict[str, type] = {
 
 #: Node types that hold state across time steps (a cycle through one of them is well posed).
 STATEFUL_TYPES = ("I", "IF", "LI", "LIF", "CubaLI", "CubaLIF", "Delay")
+#: Neuron populations (what "neurons" counts): stateful element-wise dynamics.
+NEURON_TYPES = ("I", "IF", "LI", "LIF", "CubaLI", "CubaLIF")
 #: Node types that emit spikes.
 SPIKING_TYPES = ("IF", "LIF", "CubaLIF", "Threshold")
 #: Node types that are linear maps (no state).

@@ -35,6 +35,22 @@ ELEMENTWISE_FIELDS: dict[str, tuple[str, ...]] = {
     "Scale": ("scale",),
 }
 
+#: Numeric parameter arrays of every node type (what ``param_count`` counts); geometry
+#: (stride, padding, ...) and shape annotations are not parameters.
+PARAMETER_FIELDS: dict[str, tuple[str, ...]] = {
+    "Affine": ("weight", "bias"),
+    "Linear": ("weight",),
+    "Conv1d": ("weight", "bias"),
+    "Conv2d": ("weight", "bias"),
+    **ELEMENTWISE_FIELDS,
+}
+
+
+def param_count(op) -> int:
+    """Number of parameter entries of a node (sum of the sizes of its parameter arrays)."""
+    return sum(int(np.size(getattr(op, f))) for f in PARAMETER_FIELDS.get(type(op).__name__, ())
+               if getattr(op, f, None) is not None)
+
 
 def as_shape(x) -> Optional[Shape]:
     if x is None:
