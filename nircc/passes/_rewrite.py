@@ -30,8 +30,8 @@ graph computes the same values as the old one up to float64 rounding.  The resul
 is ``Scale`` when only Scales (and identities) were combined, ``Linear`` when no member
 had a bias, ``Affine`` when any member was an Affine (its bias may be zero: that is the
 "Linear -> Affine with zero bias" of the design, done only where a Linear is combined
-with an Affine).  The node keeps the name of its first Affine/Linear member (of the first
-member when all are Scales).
+with an Affine).  The node keeps the name of its first Affine/Linear member (chain order
+for chains, graph order for parallel branches; the first member when all are Scales).
 """
 from __future__ import annotations
 
@@ -193,13 +193,19 @@ class Editor:
 
     def replace_parallel(self, x: str, n: str, members: Sequence[str], direct: bool, m: AffineMap) -> None:
         survivor = members[0]
+        gone = set(members)
+        replaced = gone | ({n} if direct else set())
+        order: list[str] = []
+        for s in self.g.nx.successors(x):  # the survivor takes the place of the first replaced edge
+            if s not in replaced:
+                order.append(s)
+            elif survivor not in order:
+                order.append(survivor)
         metadata = getattr(self.g.op(survivor), "metadata", {})
         for b in members[1:]:
             self.g.nx.remove_node(b)
-        if direct:
-            self.g.nx.remove_edge(x, n)
+        self._set_successors(x, order)
         self.g.set_op(survivor, m.to_op(metadata), m.in_shape, m.out_shape)
-        gone = set(members)
         self._map_back(lambda e: (survivor, n) if (e[0] in gone or e == (x, n)) and e[1] == n else e)
 
     def drop(self, d: str) -> None:
@@ -333,6 +339,7 @@ def find_chains(g: Graph, back: frozenset, maps: dict[str, AffineMap],
 def find_parallel(g: Graph, back: frozenset, maps: dict[str, AffineMap]) -> list[Rewrite]:
     """Groups of parallel affine branches between the same two nodes (module docstring)."""
     nx_g = g.nx
+    index = {n: i for i, n in enumerate(g.nodes)}
     out: list[Rewrite] = []
     for n in g.nodes:
         groups: dict[str, list[str]] = {}
@@ -342,6 +349,7 @@ def find_parallel(g: Graph, back: frozenset, maps: dict[str, AffineMap]) -> list
                 if x != m and (x, m) not in back:
                     groups.setdefault(x, []).append(m)
         for x, members in groups.items():
+            members.sort(key=lambda b: (g.type(b) == "Scale", index[b]))
             direct = nx_g.has_edge(x, n)
             if len(members) < 2 and not direct:
                 continue

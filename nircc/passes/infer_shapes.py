@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ErrorCollector
 from ..ir import Graph
-from ..ir.shapes import Shape, conv_geometry, param_shapes, pool_geometry
+from ..ir.shapes import Shape, as_shape, conv_geometry, param_shapes, pool_geometry
 
 __all__ = ["infer_shapes"]
 
@@ -48,7 +48,7 @@ def _what_fixes_input(g: Graph, n: str) -> tuple[str, Optional[dict[int, str]]]:
         labels = {0: "channels"} | ({1: "L"} if geo["ndim"] == 1 else {1: "H", 2: "W"})
         why = (f"weight [C_out, C_in/groups, ...] = {list(np.shape(op.weight))} with groups={geo['groups']}")
         if getattr(op, "input_shape", None) is not None:
-            why += f", declared input_shape {list(np.atleast_1d(op.input_shape))}"
+            why += f", declared input_shape {list(as_shape(op.input_shape))}"
         return why, labels
     if t == "Flatten":
         return "its declared input_type", None
