@@ -21,10 +21,13 @@ core:
   first-fit in core order when that places everything, else the Hopcroft-Karp matching.
 * ``exclusive=False`` (several populations share a core, e.g. Loihi neurocores):
   first-fit-decreasing (slices sorted by their largest fraction of a core, each on the
-  first core with room, cores in the given order), then refinement: an exact
-  branch-and-bound search for the fewest cores when there are at most ``exact_limit``
-  slices (within ``budget`` search nodes), otherwise repeatedly emptying the least loaded
-  core into the others.
+  first core with room, cores in the given order), then refinement: with at most
+  ``exact_limit`` slices an exact branch-and-bound search for the fewest cores (within
+  ``budget`` search nodes; it also finds packings first fit misses on heterogeneous
+  cores); with more, repeatedly emptying the least loaded core into the others, compared
+  with next-fit with splitting (populations poured into the cores in order, each cut where
+  a core is full: more, uneven slices but cores filled to the brim), keeping the one with
+  fewer cores (first-fit-decreasing on a tie).
 
 Splitting: a splittable population of ``n`` neurons is cut into the fewest slices that
 fit a core: ``k_max`` = the largest slice fitting an empty core (binary search; the cost
@@ -308,17 +311,22 @@ def _map_exclusive(pops, cores, items, costs, noun) -> tuple[list[int], str]:
         raise NirccError(f"the {noun}s need {len(items)} cores, one per {noun} or slice ({pops[big].name!r} alone "
                          f"{per_pop[big]}); the target has {len(cores)}", pops[big].name, "cores")
 
-    def matching(sub_items: Sequence[int], free: set[int]) -> dict:
-        g = nx.Graph()
-        left = [("i", i) for i in sub_items]
-        g.add_nodes_from(left)
-        g.add_nodes_from(("c", j) for j in sorted(free))
-        g.add_edges_from((("i", i), ("c", j)) for i in sub_items for j in fit[i] if j in free)
-        return bipartite.hopcroft_karp_matching(g, top_nodes=left)
+    n = len(items)
 
-    all_items = list(range(len(items)))
+    def matching(sub_items: Sequence[int], free: set[int]) -> dict[int, int]:
+        """A maximum matching slice -> core.  Nodes are ints (slices 0..n-1, core j is n + j):
+        their hashes, unlike those of strings, do not change between runs, so neither does
+        the matching."""
+        g = nx.Graph()
+        g.add_nodes_from(sub_items)
+        g.add_nodes_from(n + j for j in sorted(free))
+        g.add_edges_from((i, n + j) for i in sub_items for j in fit[i] if j in free)
+        m = bipartite.hopcroft_karp_matching(g, top_nodes=list(sub_items))
+        return {i: m[i] - n for i in sub_items if i in m}
+
+    all_items = list(range(n))
     m = matching(all_items, set(range(len(cores))))
-    unmatched = [i for i in all_items if ("i", i) not in m]
+    unmatched = [i for i in all_items if i not in m]
     if unmatched:
         raise _hall_error(pops, cores, items, fit, m, unmatched[0], noun)
     if len(items) * len(cores) <= 400:
@@ -327,7 +335,7 @@ def _map_exclusive(pops, cores, items, costs, noun) -> tuple[list[int], str]:
         for i in all_items:
             rest = all_items[i + 1:]
             for j in fit[i]:
-                if j in free and len(matching(rest, free - {j})) // 2 == len(rest):
+                if j in free and len(matching(rest, free - {j})) == len(rest):
                     out.append(j)
                     free.discard(j)
                     break
@@ -342,12 +350,13 @@ def _map_exclusive(pops, cores, items, costs, noun) -> tuple[list[int], str]:
         greedy.append(j)
     if len(greedy) == len(items):
         return greedy, "matching (first fit)"
-    return [m[("i", i)][1] for i in all_items], "matching (Hopcroft-Karp)"
+    return [m[i] for i in all_items], "matching (Hopcroft-Karp)"
 
 
 def _hall_error(pops, cores, items, fit, m, u, noun) -> NirccError:
     """An unmatched slice ``u``: the slices reachable from it along alternating paths fit
     only the cores matched to the others of them (Hall's condition fails)."""
+    mate = {j: i for i, j in m.items()}
     seen_items, seen_cores = {u}, set()
     frontier = [u]
     while frontier:
@@ -356,10 +365,9 @@ def _hall_error(pops, cores, items, fit, m, u, noun) -> NirccError:
             if j in seen_cores:
                 continue
             seen_cores.add(j)
-            mate = m.get(("c", j))
-            if mate is not None and mate[1] not in seen_items:
-                seen_items.add(mate[1])
-                frontier.append(mate[1])
+            if j in mate and mate[j] not in seen_items:
+                seen_items.add(mate[j])
+                frontier.append(mate[j])
     its = sorted(seen_items)
     names = ", ".join(_label(pops, items[i]) for i in its)
     cs = ", ".join(cores[j].name for j in sorted(seen_cores)) or "none"
@@ -453,10 +461,12 @@ def _empty_cores(items, cores, costs, where: list[int]) -> list[int]:
                 where[mi] = mj
 
 
-def _exact(items, cores, costs, order, incumbent: list[int], lower: int, budget: int) -> tuple[list[int], bool]:
-    """Branch and bound for the fewest cores; returns (assignment, proven optimal)."""
-    best = list(incumbent)
-    best_used = len(set(incumbent))
+def _exact(items, cores, costs, order, incumbent: Optional[list[int]], lower: int,
+           budget: int) -> tuple[Optional[list[int]], bool]:
+    """Branch and bound for the fewest cores, starting from ``incumbent`` (or from nothing):
+    (the best assignment found or None, whether the search finished)."""
+    best = None if incumbent is None else list(incumbent)
+    best_used = len(cores) + 1 if incumbent is None else len(set(incumbent))
     if best_used <= lower:
         return best, True
     pack = _Packing(cores)
@@ -497,6 +507,91 @@ def _exact(items, cores, costs, order, incumbent: list[int], lower: int, budget:
     return best, not exhausted
 
 
+def _fill(pops, cores, costs, pop_order: Sequence[int]) -> Optional[tuple[list[_Item], list[int]]]:
+    """Next-fit with splitting: cores in order, each population poured into the current
+    core (the largest slice that still fits its remaining room), the rest into the next;
+    unsplittable populations go to the first core with room.  None if the cores run out."""
+    pack = _Packing(cores)
+    items: list[_Item] = []
+    where: list[int] = []
+    j = 0
+    for pi in pop_order:
+        p = pops[pi]
+        if not p.splittable:
+            jj = next((jj for jj, c in enumerate(cores) if _fits(costs(pi, p.size, c), pack.load[jj], c)), None)
+            if jj is None:
+                return None
+            pack.put(jj, costs(pi, p.size, cores[jj]))
+            items.append(_Item(pi, 0, p.size))
+            where.append(jj)
+            continue
+        start = 0
+        while start < p.size:
+            if j >= len(cores):
+                return None
+            c = cores[j]
+            lo, hi = 0, p.size - start
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if _fits(costs(pi, mid, c), pack.load[j], c):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            if lo == 0:
+                j += 1
+                continue
+            pack.put(j, costs(pi, lo, c))
+            items.append(_Item(pi, start, start + lo))
+            where.append(j)
+            start += lo
+    return items, where
+
+
+def _map_shared(pops, cores, items, costs, lower, exact_limit, budget, noun):
+    """Several slices per core: (items, core per item, method, optimal, notes)."""
+    kinds = _distinct(cores)
+    keys = [_size_key(costs, kinds, it) for it in items]
+    order = sorted(range(len(items)), key=lambda i: -keys[i])
+    ffd, placed = _ffd(items, cores, costs, order)
+    notes: list[str] = []
+    small = len(items) <= exact_limit
+    if small:
+        if placed < len(items):  # heterogeneous cores: first fit can miss a packing
+            found, _ = _exact(items, cores, costs, order, None, lower, budget)
+            if found is None:
+                it = items[order[placed]]
+                raise NirccError(f"the {noun}s need at least {lower} cores (lower bound); the target has "
+                                 f"{len(cores)} and an exact search found no assignment", pops[it.pop].name, "cores")
+            ffd, placed = found, len(items)
+        where, optimal = _exact(items, cores, costs, order, ffd, lower, budget)
+        method = "first-fit-decreasing + exact search" + ("" if optimal else " (budget exhausted)")
+        if len(set(where)) < len(set(ffd)):
+            notes.append(f"refinement: {len(set(ffd))} -> {len(set(where))} cores")
+    else:
+        weight = [0.0] * len(pops)
+        for it, k in zip(items, keys):
+            weight[it.pop] += k
+        filled = _fill(pops, cores, costs, sorted(range(len(pops)), key=lambda i: -weight[i]))
+        if placed < len(items) and filled is None:
+            it = items[order[placed]]
+            raise NirccError(f"the {noun}s need at least {lower} cores (lower bound); the target has {len(cores)} "
+                             f"and first-fit-decreasing ran out of cores at {_label(pops, it)} ({placed} of "
+                             f"{len(items)} slices placed), as did filling cores in order",
+                             pops[it.pop].name, "cores")
+        where = _empty_cores(items, cores, costs, ffd) if placed == len(items) else None
+        method = "first-fit-decreasing + core emptying"
+        if where is not None and len(set(where)) < len(set(ffd)):
+            notes.append(f"refinement: {len(set(ffd))} -> {len(set(where))} cores")
+        if filled is not None and (where is None or len(set(filled[1])) < len(set(where))):
+            if where is not None:
+                notes.append(f"filling cores in order (splitting populations at core boundaries) uses "
+                             f"{len(set(filled[1]))} cores, first-fit-decreasing {len(set(where))}")
+            items, where = filled
+            method = "next-fit with splitting"
+        optimal = len(set(where)) <= lower
+    return items, where, method, optimal, notes
+
+
 def _lower_bound(items, cores, costs, exclusive: bool) -> int:
     if not items:
         return 0
@@ -535,29 +630,11 @@ def map_resources(populations: Sequence[Population], cores: Sequence[Core], *, e
     costs = _Costs(pops)
     items = _slice(pops, cores, costs, noun)
     lower = _lower_bound(items, cores, costs, exclusive)
-    notes: list[str] = []
     if exclusive:
         where, method = _map_exclusive(pops, cores, items, costs, noun)
-        optimal = True
+        optimal, notes = True, []
     else:
-        kinds = _distinct(cores)
-        order = sorted(range(len(items)), key=lambda i: -_size_key(costs, kinds, items[i]))
-        ffd, placed = _ffd(items, cores, costs, order)
-        if placed < len(items):
-            it = items[order[placed]]
-            raise NirccError(f"the {noun}s need at least {lower} cores (lower bound) and first-fit-decreasing ran "
-                             f"out of the target's {len(cores)} cores at {_label(pops, it)} ({placed} of "
-                             f"{len(items)} slices placed)", pops[it.pop].name, "cores")
-        if len(items) <= exact_limit:
-            where, optimal = _exact(items, cores, costs, order, ffd, lower, budget)
-            method = "first-fit-decreasing + exact search" if optimal else \
-                "first-fit-decreasing + exact search (budget exhausted)"
-        else:
-            where = _empty_cores(items, cores, costs, ffd)
-            optimal = len(set(where)) <= lower
-            method = "first-fit-decreasing + core emptying"
-        if len(set(where)) < len(set(ffd)):
-            notes.append(f"refinement: {len(set(ffd))} -> {len(set(where))} cores")
+        items, where, method, optimal, notes = _map_shared(pops, cores, items, costs, lower, exact_limit, budget, noun)
     placements = [Placement(pops[it.pop].name, cores[j].name, it.start, it.stop,
                             dict(costs(it.pop, it.stop - it.start, cores[j]))) for it, j in zip(items, where)]
     placements.sort(key=lambda p: (names.index(p.population), p.start))
