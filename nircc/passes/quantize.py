@@ -193,12 +193,25 @@ class NumberFormat:
             return np.floor(x)
         return np.trunc(x)
 
+    @property
+    def tolerance(self) -> float:
+        """Slack (in LSB) for float rounding of ``x * gain`` at the ends of the range: a
+        gain chosen as ``q_max / max(x)`` may give ``q_max (1 + 1e-16)``."""
+        return 1e-9 + 8 * np.finfo(F64).eps * max(-self.qmin, self.qmax)
+
     def fits(self, x: np.ndarray) -> bool:
-        """Do all of ``x`` (integer-domain values / 2**e) round into the range?"""
+        """Do all of ``x`` (integer-domain values / 2**e) lie in ``[qmin, qmax]`` (up to
+        :attr:`tolerance`)?  The test the gain rule uses, for every rounding mode."""
         if np.size(x) == 0:
             return True
-        r = self.round(np.array([np.min(x), np.max(x)]))
-        return bool(r[0] >= self.qmin and r[1] <= self.qmax)
+        tol = self.tolerance
+        return bool(np.min(x) >= self.qmin - tol and np.max(x) <= self.qmax + tol)
+
+    def clipped(self, x: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Where rounding ``x`` gave ``r`` outside the range by more than float rounding
+        at its ends (those saturate silently)."""
+        tol = self.tolerance
+        return ((r < self.qmin) & (x < self.qmin - tol)) | ((r > self.qmax) & (x > self.qmax + tol))
 
 
 # ----------------------------------------------------------------------------- tensors
@@ -340,7 +353,7 @@ def _gain_bound(t: Tensor, xc: np.ndarray) -> np.ndarray:
 
 def _choose_exponent(t: Tensor, xg: np.ndarray) -> int:
     """The smallest exponent of the format at which ``xg`` (integer-domain values, or the
-    percentile-bounded part of them) fits; the largest if none does."""
+    percentile-bounded part of them) lies in the range; the largest if none does."""
     e0, e1 = t.fmt.exponents
     if t.percentile is not None and xg.size:
         m = float(np.percentile(np.abs(xg), t.percentile))
@@ -383,9 +396,9 @@ def quantize_group(tensors: Sequence[Tensor], *, channels: Optional[int] = None,
     for t, x, v in zip(tensors, xs, views):
         xg_c = v * g[:, None]
         e = _choose_exponent(t, xg_c)
-        r = t.fmt.round(xg_c / 2.0 ** e)
-        over = (r < t.fmt.qmin) | (r > t.fmt.qmax)
-        clipped = int(np.count_nonzero(over))
+        scaled = xg_c / 2.0 ** e
+        r = t.fmt.round(scaled)
+        clipped = int(np.count_nonzero(t.fmt.clipped(scaled, r)))
         if clipped and not t.fmt.clip:
             raise NirccError(f"{clipped} of {x.size} values of {t.name!r} exceed {t.fmt.label} "
                              f"[{t.fmt.qmin}, {t.fmt.qmax}] at gain {_brief(gain_out)}", t.node, t.field or t.name)
@@ -479,7 +492,7 @@ def _check_tau(tau: ArrayLike, dt: float, discretization: str, node, field) -> n
 
 def _decay_result(name, kind, q_real, fmt, t, dt, discretization, realised, node, field) -> DecayResult:
     r = fmt.round(q_real)
-    over = (r < fmt.qmin) | (r > fmt.qmax)
+    over = fmt.clipped(q_real, r)
     q = np.clip(r, fmt.qmin, fmt.qmax)
     decay = realised(q)
     tau_eff = effective_tau(decay, dt, discretization)
