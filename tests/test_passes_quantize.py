@@ -288,6 +288,7 @@ def test_report_diagnostics_and_summary():
     assert rep.diagnostics("xylo", tau_tolerance=0.25)[-1].code == "quant-zeroed"
     d = rep.to_dict()
     assert d["groups"][0]["tensors"][0]["clipped"] == 1 and d["decays"][0]["q"] == 4.0
+    assert d["groups"][0]["tensors"][0]["effective"] == {"min": 0.0, "max": 127.0, "count": 3}
     nircc.util.dumps(d)
     assert "dash_mem" in rep.table() and "fc" in rep.table()
 

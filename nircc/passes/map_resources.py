@@ -36,8 +36,9 @@ must not decrease with ``k``), ``ceil(n / k_max)`` slices of sizes differing by 
 The result (:class:`ResourceMapping`) gives the placements (population, neuron range,
 core), the cores used, the utilization of every core and resource, and a **lower bound**
 on the cores needed: exclusive: the number of slices; shared: per resource the fewest
-cores whose capacities add up to the total demand (for the slicing chosen, assuming the
-demand of a set of slices is the sum of their demands), the largest over resources.
+cores whose capacities add up to the total demand of the fewest-slices slicing, the
+largest over resources (a bound for every slicing when cutting a slice never lowers the
+total demand, ``cost(a) + cost(b) >= cost(a + b)``, as with :func:`linear_cost`).
 ``optimal`` says whether the result is proven minimal (it reaches the lower bound, or the
 exact search finished; every exclusive assignment uses exactly one core per slice).
 

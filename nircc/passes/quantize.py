@@ -67,7 +67,8 @@ SpiNNaker2  weights integers in [-127, 127] (``lo=-127``), [-15, 15] for models 
 
 Report
 ======
-Every tensor result carries the gain(s), its exponent and step, the maximum absolute error
+Every tensor result carries the gain(s), its exponent and step, the values the integers
+represent (``dequantize()``; ``effective`` in summaries), the maximum absolute error
 ``max |x - q step|`` (float units), the maximum relative error (that error divided by
 ``max |x|`` of the tensor), the count of clipped values and the count of nonzero values
 rounded to zero.  Decay results carry the realised decay factor and the effective time
@@ -274,7 +275,8 @@ class QuantizedTensor:
         return {
             "name": self.name, "node": self.node, "field": self.field, "format": self.fmt.label,
             "dtype": self.fmt.np_dtype.name, "exponent": self.exponent, "gain": _brief(self.gain),
-            "step": _brief(self.step), "size": self.size, "max_abs": self.max_abs,
+            "step": _brief(self.step), "effective": _brief(self.dequantize()), "size": self.size,
+            "max_abs": self.max_abs,
             "max_abs_error": self.max_abs_error, "max_rel_error": self.max_rel_error,
             "clipped": self.clipped, "zeroed": self.zeroed,
         }
@@ -358,8 +360,10 @@ def _choose_exponent(t: Tensor, xg: np.ndarray) -> int:
     if t.percentile is not None and xg.size:
         m = float(np.percentile(np.abs(xg), t.percentile))
         probe = np.array([-m if t.fmt.qmin < 0 else 0.0, m])
+    elif xg.size:
+        probe = np.array([xg.min(), xg.max()])
     else:
-        probe = xg
+        return e0
     for e in range(e0, e1 + 1):
         if t.fmt.fits(probe / 2.0 ** e):
             return e
