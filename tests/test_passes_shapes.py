@@ -161,3 +161,14 @@ def test_error_sources_disagree_and_all_errors_at_once():
     msgs = errors(g)
     assert "node 's', field 'input': its sources disagree on the shape: 'i1' gives [3], 'i2' gives [4]" in msgs
     assert any(m.startswith("node 'bad'") and "dimension 0 is 3, expected 5" in m for m in msgs)
+
+
+def test_nodes_behind_an_error_are_not_reported_again():
+    g = build({"i": inp(4), "bad": nir.Linear(weight=np.ones((2, 5))), "s": nir.Scale(scale=np.array(1.0)),
+               "o": out(2)}, [("i", "bad"), ("bad", "s"), ("s", "o")])
+    assert errors(g) == ["node 'bad', field 'input': source 'i' gives [4] but the node takes [5] (weight [2, 5]): "
+                         "dimension 0 is 4, expected 5"]
+    g = build({"i": inp(4), "f": nir.Flatten(input_type={"input": None}, start_dim=2), "s": nir.Scale(
+        scale=np.array(1.0)), "o": out(4)}, [("i", "f"), ("f", "s"), ("s", "o")])
+    (msg,) = errors(g)
+    assert msg.startswith("node 'f', field 'input': input [4] from ['i']: start_dim=2")

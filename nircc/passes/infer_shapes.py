@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import networkx as nx
 import numpy as np
 
 from ..errors import ErrorCollector
@@ -130,8 +131,10 @@ def infer_shapes(graph: Graph) -> Graph:
     while pending:
         left = [n for n in pending if not resolve(n)]
         if len(left) == len(pending):
+            blocked = set(failed).union(*(nx.descendants(g.nx, f) for f in failed))  # already explained
             for n in left:
-                errs.add("cannot infer the shape: no source of known shape reaches it", n, "input")
+                if n not in blocked:
+                    errs.add("cannot infer the shape: no source of known shape reaches it", n, "input")
             break
         pending = left
 
