@@ -107,6 +107,19 @@ def test_an_invalid_input_graph_is_the_users_error():
     assert not isinstance(e.value, PassVerificationError)
 
 
+def test_hand_built_graph_without_shapes_needs_infer_shapes_first():
+    g = Graph()
+    g.add_node("in", nir.Input(input_type={"input": np.array([3])}))
+    g.add_node("s", nir.Scale(scale=np.array(2.0)))  # a scalar: its shape comes from its source
+    g.add_node("out", nir.Output(output_type={"output": np.array([3])}))
+    g.add_edge("in", "s")
+    g.add_edge("s", "out")
+    with pytest.raises(NirccError, match="node 's', field 'input': shape unknown"):
+        PassManager([infer_shapes]).run(g)
+    res = PassManager([infer_shapes, canonicalize], verify_input=False).run(g)
+    assert res.graph.in_shape("s") == (3,) and g.in_shape("s") is None
+
+
 def test_dump_after_writes_nir_files(tmp_path):
     res = PassManager(PIPELINE, dump_after=["canonicalize", "fuse_affine"], dump_dir=tmp_path).run(net())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["02-canonicalize.nir", "03-fuse_affine.nir"]

@@ -10,7 +10,8 @@ node objects (see :mod:`nircc.ir.graph`).
 * runs :func:`nircc.ir.validate` on the result, so a broken pass fails *at the pass*: the
   error (:class:`PassVerificationError`) reads ``pass 'fuse_affine' produced an invalid
   graph: ...``.  The input graph is validated first (a user's invalid graph raises the
-  ordinary :class:`~nircc.errors.NirccError`, never blamed on a pass);
+  ordinary :class:`~nircc.errors.NirccError`, never blamed on a pass); ``verify_input=False``
+  skips that for a graph built by hand whose shapes a first ``infer_shapes`` fills in;
 * optionally writes the graph as a ``.nir`` file (``dump_after``, the CLI's
   ``--dump-after PASS``): ``<dump_dir>/<NN>-<pass>.nir`` with NN the pass's position
   (1-based, two digits), ``"all"`` dumps after every pass;
@@ -187,7 +188,7 @@ class PassManager:
 
     def __init__(self, passes: Sequence[PassLike], *, dump_after: Iterable[str] = (),
                  dump_dir: Optional[Union[str, Path]] = None, time_passes: bool = False,
-                 verify: bool = True, verify_input: bool = True, check_immutable: bool = False,
+                 verify_input: bool = True, check_immutable: bool = False,
                  stream: Optional[TextIO] = None) -> None:
         self.passes = [as_pass(p) for p in passes]
         names = [p.name for p in self.passes]
@@ -200,7 +201,6 @@ class PassManager:
             raise ValueError("dump_after needs a dump_dir")
         self.dump_dir = None if dump_dir is None else Path(dump_dir)
         self.time_passes = time_passes
-        self.verify = verify
         self.verify_input = verify_input
         self.check_immutable = check_immutable
         self.stream = stream
@@ -211,7 +211,7 @@ class PassManager:
 
     def run(self, graph: Graph) -> PipelineResult:
         """Run every pass on ``graph`` (left unchanged) and return the final graph and log."""
-        if self.verify and self.verify_input:
+        if self.verify_input:
             validate(graph)
         log: list[PassRecord] = []
         g = graph
@@ -226,11 +226,10 @@ class PassManager:
                 raise TypeError(f"pass '{p.name}' returned {type(out).__name__}, not a Graph")
             if before_print is not None and fingerprint(g) != before_print:
                 raise PassMutationError(p.name)
-            if self.verify:
-                try:
-                    validate(out)
-                except NirccError as e:
-                    raise PassVerificationError(p.name, e) from e
+            try:
+                validate(out)
+            except NirccError as e:
+                raise PassVerificationError(p.name, e) from e
             t2 = time.perf_counter()
             dumped = None
             if "all" in self.dump_after or p.name in self.dump_after:
