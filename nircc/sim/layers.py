@@ -252,4 +252,7 @@ def delay(ctx: BuildContext) -> Kernel:
     def init(batch: int) -> dict:
         return {"_buf": np.zeros((length, batch, flat.size)), "_t": 0}
 
-    return Kernel(step, init)
+    def rest(s: dict) -> np.ndarray:
+        return np.zeros((s["_buf"].shape[1],) + shape)
+
+    return Kernel(step, init, rest)

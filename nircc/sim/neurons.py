@@ -137,7 +137,10 @@ def _build(ctx: BuildContext, *, leaky: bool, cuba: bool, spiking: bool) -> Kern
             state["_z"] = zeros(batch, shape)
         return state
 
-    return Kernel(step, init)
+    def rest(s: dict) -> np.ndarray:
+        return np.zeros_like(s["v"]) if spiking else s["v"]
+
+    return Kernel(step, init, rest)
 
 
 @register("I")

@@ -19,12 +19,13 @@ copying them, so these rules keep every recorded value intact):
   ``[B, *shape]`` that are recorded and exposed; *replace* them (``s["v"] = new``), never
   write into an array already stored.  Entries whose name starts with ``_`` are private
   (buffers, counters) and may be updated in place;
-* the returned array (float64 ``[B, *out_shape]``) must never be written to afterwards.
+* the returned array (float64 ``[B, *out_shape]``) must never be written to afterwards;
+* a node with state also gives ``rest(state)``, its output before the first step.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -58,10 +59,17 @@ class BuildContext:
 
 @dataclass(frozen=True)
 class Kernel:
-    """A built node: ``step(x, state) -> y`` and ``init(batch) -> state`` (a fresh dict)."""
+    """A built node: ``step(x, state) -> y`` and ``init(batch) -> state`` (a fresh dict).
+
+    ``rest(state) -> y`` is the output of a *stateful* node before the first step (what it
+    emits at rest: no spikes, an LI its initial voltage, a Delay zeros); it defines what
+    recurrent (back) edges carry at step 0.  Stateless nodes leave it ``None``: their
+    output at rest is ``step`` applied to their input at rest (an Affine gives its bias).
+    """
 
     step: StepFn
     init: Callable[[int], dict]
+    rest: Optional[Callable[[dict], np.ndarray]] = None
 
 
 Builder = Callable[[BuildContext], Kernel]

@@ -2,8 +2,9 @@
 
 One time step evaluates the nodes in :meth:`Graph.schedule` order.  A node's input is the
 sum of its predecessors' outputs (summed in the graph's edge order); along a *back edge*
-``(u, v)`` of the schedule, ``v`` reads ``u``'s output of the previous step (zeros at the
-first step), along every other edge the output of the same step.  A node without
+``(u, v)`` of the schedule, ``v`` reads ``u``'s output of the previous step (at the first
+step: ``u``'s output at rest, see :meth:`Simulator.reset`), along every other edge the
+output of the same step.  A node without
 predecessors (other than an Input) reads zeros.
 
 Inputs are float64 arrays ``[T, B, *shape]`` per Input node (see :func:`coerce_inputs` for
@@ -186,14 +187,32 @@ class Simulator:
         self._n_slots = n_slots
 
     def reset(self) -> None:
-        """Initial state (docs/semantics.md "Initial state"); values of back edges are zero."""
+        """Initial state (docs/semantics.md "Initial state").
+
+        What back edges carry at step 0 is the graph's output *at rest*, a virtual step -1:
+        Inputs give zeros, stateful nodes their ``rest`` output (no spikes, an LI's initial
+        voltage, a Delay zeros), stateless nodes their usual map of that (an Affine its
+        bias) -- evaluated in schedule order, back edges inside this virtual step read zeros.
+        """
         g, b = self.graph, self.batch
-        self._vals: list = [None] * self._n_slots
+        vals: list = [None] * self._n_slots
         for n, k in self._slot.items():
-            self._vals[k] = np.zeros((b,) + tuple(g.out_shape(n)))
+            vals[k] = np.zeros((b,) + tuple(g.out_shape(n)))
         for k, shape in self._zero_inputs:
-            self._vals[k] = np.zeros((b,) + shape)
+            vals[k] = np.zeros((b,) + shape)
         self._states = {n: kern.init(b) for n, kern in self._kernels.items()}
+        at_rest = list(vals)
+        for k, step, n, src in self._plan_template:
+            kern, st = self._kernels[n], self._states[n]
+            if kern.rest is not None:
+                at_rest[k] = kern.rest(st)
+            else:
+                srcs = (src,) if src.__class__ is int else src
+                x = at_rest[srcs[0]]
+                for j in srcs[1:]:
+                    x = x + at_rest[j]
+                at_rest[k] = step(x, st)
+        self._vals = at_rest
         self._plan = [(k, step, self._states[n], src) for k, step, n, src in self._plan_template]
         self.t = 0
 

@@ -1,0 +1,203 @@
+"""nircc.semantics: options, presets, and the detection of dt hidden in r / w_in."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+
+import nircc
+from nircc.errors import NirccError
+from nircc.semantics import (CHOICES, DEFAULT_DT, PRESETS, Semantics, detect_dt, implied_dt,
+                             resolve_dt)
+
+DATA = Path(__file__).parent / "data" / "nir_paper"
+
+
+def lif_graph(**lifs) -> nircc.Graph:
+    """Input(1) -> Linear -> one LIF per keyword (name=(tau, r)) -> Output, in a chain."""
+    nodes = {"input": nir.Input(input_type={"input": np.array([1])})}
+    edges, prev = [], "input"
+    for name, (tau, r) in lifs.items():
+        w = f"w_{name}"
+        nodes[w] = nir.Linear(weight=np.ones((1, 1)))
+        nodes[name] = nir.LIF(tau=np.array([tau]), r=np.array([r]), v_leak=np.zeros(1),
+                              v_threshold=np.ones(1), v_reset=np.zeros(1))
+        edges += [(prev, w), (w, name)]
+        prev = name
+    nodes["output"] = nir.Output(output_type={"output": np.array([1])})
+    edges.append((prev, "output"))
+    return nircc.load(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+
+
+# ----------------------------------------------------------------------------- options
+def test_defaults_are_the_nir_documentation():
+    s = Semantics()
+    assert (s.dt, s.discretization, s.reset, s.reset_timing, s.spike, s.threshold, s.initial_v) == \
+        (None, "euler", "zero", "immediate", "single", ">", "zero")
+    assert all(getattr(s, k) == v[0] for k, v in CHOICES.items())
+    assert Semantics.preset("nir") == dataclasses.replace(s, preset_name="nir")
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("nir", {}),
+    ("norse", {"initial_v": "leak"}),
+    ("snntorch", {"reset": "subtract", "reset_timing": "next_step"}),
+    ("rockpool", {"discretization": "exact", "reset": "subtract", "spike": "multi", "threshold": ">="}),
+    ("sinabs", {"dt": 1.0, "discretization": "exact", "reset": "subtract", "spike": "multi", "threshold": ">="}),
+    ("lava-dl", {}),
+    ("spinnaker2", {"discretization": "exact", "reset": "subtract"}),
+])
+def test_presets(name, expected):
+    s = Semantics.preset(name)
+    want = dataclasses.replace(Semantics(), preset_name=name, **expected)
+    assert s == want
+    assert PRESETS[name].source  # every preset names its source
+
+
+def test_preset_name_case_and_unknown():
+    assert Semantics.preset("SnnTorch").preset_name == "snntorch"
+    with pytest.raises(NirccError, match="unknown semantics preset 'brian'") as e:
+        Semantics.preset("brian")
+    assert e.value.field == "semantics"
+
+
+def test_from_options_overrides_and_ignores_none():
+    s = Semantics.from_options("snntorch", reset="zero", dt=1e-4, spike=None)
+    assert (s.reset, s.reset_timing, s.dt, s.spike, s.preset_name) == ("zero", "next_step", 1e-4, "single", "snntorch")
+    assert Semantics.from_options() == Semantics()
+    assert Semantics.from_options(threshold=">=").threshold == ">="
+    with pytest.raises(NirccError, match="unknown semantics option") as e:
+        Semantics.from_options(refractory=2)
+    assert e.value.field == "refractory"
+
+
+@pytest.mark.parametrize("field, value", [("reset", "soft"), ("threshold", "=>"), ("spike", 2),
+                                          ("discretization", "rk4"), ("reset_timing", "later"),
+                                          ("initial_v", "rest")])
+def test_bad_option_names_the_field(field, value):
+    with pytest.raises(NirccError) as e:
+        Semantics(**{field: value})
+    assert e.value.field == field and repr(value) in e.value.message
+
+
+@pytest.mark.parametrize("dt", [0, -1e-3, float("nan"), float("inf"), "fast"])
+def test_bad_dt(dt):
+    with pytest.raises(NirccError) as e:
+        Semantics(dt=dt)
+    assert e.value.field == "dt"
+
+
+def test_to_dict_round_trip_and_frozen():
+    s = Semantics.from_options("rockpool", dt=2e-4)
+    d = s.to_dict()
+    assert d == {"dt": 2e-4, "discretization": "exact", "reset": "subtract", "reset_timing": "immediate",
+                 "spike": "multi", "threshold": ">=", "initial_v": "zero", "preset_name": "rockpool"}
+    assert Semantics(**d) == s
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.reset = "zero"  # type: ignore[misc]
+    assert Semantics(dt=1).dt == 1.0 and isinstance(Semantics(dt=1).dt, float)
+
+
+# ----------------------------------------------------------------------------- implied dt
+def test_implied_dt_snntorch_and_rockpool_invert_their_encodings():
+    tau = np.array([1e-3, 2.5e-3, 4e-4])
+    dt = 1e-4
+    np.testing.assert_allclose(implied_dt("snntorch", tau, tau / dt), dt, rtol=1e-15)
+    rock = tau * np.exp(-dt / tau) / dt
+    np.testing.assert_allclose(implied_dt("rockpool", tau, rock), dt, rtol=1e-13)
+    assert np.isnan(implied_dt("snntorch", tau, np.ones(3))).all()  # r = 1: no information
+    assert np.isnan(implied_dt("rockpool", tau, -np.ones(3))).all()
+
+
+def test_detect_dt_snntorch_braille_files():
+    for f in ("braille_noDelay_bias_zero.nir", "braille_noDelay_noBias_subtract.nir"):
+        rep = detect_dt(nircc.load(DATA / f))
+        assert rep.encoding == "snntorch" and rep.dt == 1e-4 and rep.conflict is None
+        assert set(rep.per_node) == {"lif1.lif", "lif2"}
+        for dt in rep.per_node.values():
+            assert dt == pytest.approx(1e-4, rel=1e-6)
+        # both r (tau_mem) and w_in (tau_syn) of both layers are evidence
+        assert {(e.node, e.field) for e in rep.evidence if e.encoding == "snntorch"} == \
+            {("lif1.lif", "r"), ("lif1.lif", "w_in"), ("lif2", "r"), ("lif2", "w_in")}
+
+
+def test_detect_dt_rockpool_file():
+    rep = detect_dt(nircc.load(DATA / "lif_rockpool.nir"))
+    assert rep.encoding == "rockpool" and rep.dt == 1e-4
+    # the snnTorch reading of the same r is 1.0408e-4, not a round number: Rockpool wins
+    snn = [e for e in rep.evidence if e.encoding == "snntorch"]
+    assert snn and snn[0].dt == pytest.approx(2.5e-3 / 24.019737, rel=1e-6)
+
+
+def test_detect_dt_nothing_in_identity_r():
+    for f in ("lif_norse.nir", "two_lif_neurons.nir", "cnn_sinabs.nir"):
+        rep = detect_dt(nircc.load(DATA / f))
+        assert rep.dt is None and rep.evidence == () and rep.conflict is None
+
+
+def test_detect_dt_disagreeing_nodes():
+    g = lif_graph(a=(1e-3, 10.0), b=(1e-3, 5.0))  # snnTorch: 1e-4 vs 2e-4; Rockpool: 9.1e-5 vs 1.7e-4
+    rep = detect_dt(g)
+    assert rep.dt is None and rep.conflict is not None
+    assert "'a' 0.0001" in rep.conflict and "'b' 0.0002" in rep.conflict
+
+
+def test_detect_dt_uneven_layer_is_a_conflict():
+    g = lif_graph(a=(1e-3, 10.0))
+    op = g.op("a")
+    g.set_op("a", nir.LIF(tau=np.array([1e-3, 1e-3]), r=np.array([10.0, 20.0]), v_leak=np.zeros(2),
+                          v_threshold=np.ones(2), v_reset=np.zeros(2)), in_shape=(2,), out_shape=(2,))
+    assert op is not g.op("a")
+    assert detect_dt(g).conflict is not None
+
+
+def test_round_dt_breaks_a_tie_between_encodings():
+    # one node fits both encodings; snnTorch gives 1e-4 (round), Rockpool 9.5e-5
+    rep = detect_dt(lif_graph(a=(2e-3, 20.0)))
+    assert rep.encoding == "snntorch" and rep.dt == 1e-4
+
+
+# ----------------------------------------------------------------------------- resolve_dt
+def test_resolve_user_dt_agreeing_is_silent():
+    dt, diags = resolve_dt(nircc.load(DATA / "braille_noDelay_bias_zero.nir"), 1e-4)
+    assert dt == 1e-4 and len(diags) == 0
+
+
+def test_resolve_user_dt_disagreeing_warns():
+    dt, diags = resolve_dt(nircc.load(DATA / "braille_noDelay_bias_zero.nir"), 1e-3)
+    assert dt == 1e-3
+    (d,) = diags
+    assert d.level == "warning" and d.code == "dt-mismatch" and "0.0001" in d.message and "snnTorch" in d.message
+
+
+def test_resolve_detected_dt_is_info():
+    dt, diags = resolve_dt(nircc.load(DATA / "lif_rockpool.nir"), None)
+    assert dt == 1e-4
+    (d,) = diags
+    assert d.level == "info" and d.code == "dt-detected" and "Rockpool" in d.message
+
+
+def test_resolve_default_dt_warns():
+    dt, diags = resolve_dt(nircc.load(DATA / "lif_norse.nir"), None)
+    assert dt == DEFAULT_DT == 1e-3
+    (d,) = diags
+    assert d.level == "warning" and d.code == "dt-default"
+
+
+def test_resolve_conflict_raises_unless_dt_given():
+    g = lif_graph(a=(1e-3, 10.0), b=(1e-3, 5.0))
+    with pytest.raises(NirccError, match="cannot choose dt") as e:
+        resolve_dt(g, None)
+    assert e.value.field == "dt" and "'a'" in e.value.message and "'b'" in e.value.message
+    dt, diags = resolve_dt(g, 5e-4)
+    assert dt == 5e-4 and [d.code for d in diags] == ["dt-conflict"]
+
+
+def test_resolve_checks_user_dt():
+    with pytest.raises(NirccError):
+        resolve_dt(lif_graph(), -1.0)
+    assert math.isclose(resolve_dt(lif_graph(), 2)[0], 2.0)
