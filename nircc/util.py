@@ -75,3 +75,21 @@ def dumps(obj: Any) -> str:
 def write_json(path: Union[str, os.PathLike], obj: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(dumps(obj))
+
+
+def save_npz(path: Union[str, os.PathLike], arrays: dict) -> None:
+    """Write arrays to an ``.npz`` atomically and deterministically: entries in sorted
+    order with a fixed timestamp (``np.savez`` stamps the current time, so its bytes
+    change from run to run).  Read back with ``np.load(path, allow_pickle=False)``."""
+    import io
+    import zipfile
+
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(arrays):
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.asanyarray(arrays[name]), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, buf.getvalue())

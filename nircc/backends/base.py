@@ -84,6 +84,26 @@ class Target(ABC):
     def emulator(self, program, **options) -> Emulator:
         """The bit-accurate emulator of ``program``."""
 
+    @abstractmethod
+    def run(self, program, inputs: dict[str, np.ndarray], record: bool = False) -> EmulatorResult:
+        """Emulate ``program`` on NIR-shaped inputs (Input name -> ``[T, B, *shape]``
+        spike counts); the result's outputs are keyed by the NIR Output names and shaped
+        ``[T, B, *shape]`` like the reference simulator's."""
+
+    def latency(self, program) -> dict[str, int]:
+        """Steps by which each output of the chip lags the reference simulator (e.g. one
+        per synaptic layer on chips whose synapses deliver one step late)."""
+        return {}
+
+    def report(self, program) -> dict:
+        """Resources and quantization of a program, for the compile report."""
+        return dict(getattr(program, "report", {}) or {})
+
+    def summary(self, program) -> str:
+        """A few lines on the resources used (printed by the CLI)."""
+        res = self.report(program).get("resources", {})
+        return "\n".join(f"  {k}: {v}" for k, v in res.items() if not isinstance(v, (dict, list)))
+
     def to_sdk(self, program) -> Any:
         raise NirccError(f"target {self.name!r} has no vendor SDK object builder")
 

@@ -1,0 +1,78 @@
+"""Options and helpers shared by several commands."""
+from __future__ import annotations
+
+import argparse
+import os
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from ..errors import NirccError
+from ..ir import Graph
+from ..semantics import CHOICES, PRESETS, Semantics
+
+
+def add_semantics_args(p: argparse.ArgumentParser) -> None:
+    """--dt, --semantics PRESET and one flag per semantics option."""
+    p.add_argument("--dt", type=float, help="time step in seconds (default: detected from the file, else 1e-3)")
+    p.add_argument("--semantics", choices=sorted(PRESETS), help="start from a framework's conventions")
+    for name, values in CHOICES.items():
+        p.add_argument("--" + name.replace("_", "-"), choices=values, dest=name,
+                       help=f"override the preset ({' | '.join(values)}; NIR default {values[0]})")
+    p.add_argument("--strict", action="store_true", help="treat every repair of the reader as an error")
+
+
+def semantics_from_args(args: argparse.Namespace) -> Semantics:
+    options = {name: getattr(args, name) for name in CHOICES}
+    return Semantics.from_options(args.semantics, dt=args.dt, **options)
+
+
+def add_target_args(p: argparse.ArgumentParser, allow_all: bool = False) -> None:
+    from ..backends.base import names
+
+    choices = names() + (["all"] if allow_all else [])
+    p.add_argument("--target", "-t", required=True, choices=choices, help="the chip")
+    p.add_argument("--variant", help="the chip variant (default: the target's default)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a target option (see docs/targets/<target>.md), repeatable")
+
+
+def target_options(args: argparse.Namespace) -> dict:
+    out: dict[str, Any] = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise NirccError(f"--option takes KEY=VALUE, got {item!r}", field="option")
+        out[key.strip()] = _parse_value(value.strip())
+    return out
+
+
+def _parse_value(v: str) -> Any:
+    low = v.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return v
+
+
+def read_inputs(path: str, g: Graph) -> Any:
+    """The arrays of an .npy / .npz file (never unpickled): a bare array, or a dict of
+    arrays keyed by Input name (a single-array .npz feeds a single Input)."""
+    if not os.path.exists(path):
+        raise NirccError(f"input file {path!r} does not exist", field="input")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile) as e:
+        raise NirccError(f"cannot read input file {path!r}: {e}", field="input") from None
+    if isinstance(data, np.ndarray):
+        return data
+    with data:
+        arrays = {k: data[k] for k in data.files}
+    if len(arrays) == 1 and len(g.inputs) == 1 and g.inputs[0] not in arrays:
+        return next(iter(arrays.values()))
+    return arrays

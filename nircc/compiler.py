@@ -1,0 +1,153 @@
+"""The compile API: ``nircc.compile(graph_or_path, target=...) -> CompileResult``.
+
+    load (tolerant) -> semantics and dt -> target pipeline (PassManager) -> lower -> Program
+
+The result holds the program (``.artifact``), the report (resources, quantization,
+diagnostics, passes, semantics), and runs the chip emulator (``.emulate``) or compares
+it with the float reference simulator (``.fidelity``).  ``.save(out_dir)`` writes the
+target's SDK-neutral files plus ``report.json`` atomically: all files appear together,
+or none changes.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from . import fidelity as _fid
+from ._version import __version__
+from .backends import base as _backends
+from .errors import Diagnostics
+from .ir import Graph, load
+from .passes import PassManager, PipelineResult
+from .semantics import Semantics, resolve_dt
+from .sim import simulate
+from .sim.simulator import coerce_inputs
+from .util import atomic_dir, dumps
+
+#: Version of the artifact layout (report.json and the targets' files).
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class CompileOptions:
+    """Everything a target's pipeline and lowering may consult."""
+
+    target: str
+    variant: str
+    semantics: Semantics                     # dt resolved
+    target_options: dict = field(default_factory=dict)   # e.g. {"quantization": "channel"}
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.target_options.get(key, default)
+
+
+@dataclass
+class CompileResult:
+    target: "_backends.Target"
+    spec: Any
+    options: CompileOptions
+    graph: Graph                 # as loaded (the golden model's input)
+    lowered_graph: Graph         # after the target's pipeline
+    program: Any
+    passes: PipelineResult
+
+    # -------------------------------------------------------------- artifact & report
+    @property
+    def artifact(self) -> Any:
+        """The target program (what :meth:`save` writes)."""
+        return self.program
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        d = self.graph.diagnostics.copy()
+        d.extend(self.lowered_graph.diagnostics)
+        d.extend(self.options.diagnostics)
+        return d
+
+    @property
+    def report(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "nircc_version": __version__,
+            "source": self.graph.meta.get("source"),
+            "target": self.target.name,
+            "variant": self.options.variant,
+            "dt": self.options.semantics.dt,
+            "semantics": self.options.semantics.to_dict(),
+            "target_options": dict(sorted(self.options.target_options.items())),
+            **self.target.report(self.program),
+            "passes": [{"name": r.name, "nodes_before": r.nodes_before, "nodes_after": r.nodes_after}
+                       for r in self.passes.log],
+            "diagnostics": self.diagnostics.to_list(),
+        }
+
+    def save(self, out_dir: Union[str, os.PathLike]) -> list[Path]:
+        """Write the artifact and ``report.json`` into ``out_dir`` atomically."""
+        out = Path(out_dir)
+        with atomic_dir(out) as tmp:
+            files = [Path(f).name for f in self.target.emit(self.program, tmp)]
+            (tmp / "report.json").write_text(dumps(self.report))
+        return [out / f for f in files] + [out / "report.json"]
+
+    # -------------------------------------------------------------- running
+    def _inputs(self, inputs: Any) -> dict[str, np.ndarray]:
+        return coerce_inputs(self.graph, inputs, lead="TB")
+
+    def emulate(self, inputs: Any, record: bool = False) -> "_backends.EmulatorResult":
+        """Run the chip emulator on NIR-shaped inputs (Input name -> ``[T, B, *shape]``
+        spike counts; a bare array for a single Input); outputs keyed by Output name."""
+        return self.target.run(self.program, self._inputs(inputs), record=record)
+
+    def simulate(self, inputs: Any, record: bool = False):
+        """The float reference simulator on the loaded graph with this compile's semantics."""
+        return simulate(self.graph, self._inputs(inputs), semantics=self.options.semantics, record=record)
+
+    def fidelity(self, inputs: Any) -> _fid.FidelityReport:
+        """Reference simulator vs chip emulator on the same inputs (see nircc.fidelity)."""
+        arrays = self._inputs(inputs)
+        steps = next(iter(arrays.values())).shape[0]
+        ref = self.simulate(arrays)
+        lat = self.target.latency(self.program)
+        chip = self.target.run(self.program, _fid.pad_steps(arrays, max(lat.values(), default=0)))
+        aligned = _fid.align(chip.outputs, lat, steps)
+        spiking = {o: self.graph.type(self.graph.predecessors(o)[0]) in ("IF", "LIF", "CubaLIF", "Threshold")
+                   for o in self.graph.outputs}
+        return _fid.compare(ref.outputs, aligned, lat, self.options.semantics.to_dict(), spiking)
+
+    def probe_inputs(self, steps: int = 200, batch: int = 4, rate: float = 0.1, seed: int = 0) -> dict:
+        """Deterministic random spike trains shaped for this graph's inputs."""
+        return _fid.poisson_inputs({n: self.graph.out_shape(n) for n in self.graph.inputs},
+                                   steps, batch, rate, seed)
+
+
+def compile(source: Any, target: str = "xylo", *, variant: Optional[str] = None, dt: Optional[float] = None,
+            semantics: Union[None, str, Semantics] = None, options: Optional[dict] = None,
+            dump_after: Sequence[str] = (), dump_dir: Union[None, str, os.PathLike] = None,
+            time_passes: bool = False, strict: bool = False) -> CompileResult:
+    """Compile a NIR graph (a ``.nir`` path, a ``nir.NIRGraph`` or a :class:`Graph`).
+
+    target:     "xylo", "speck", "loihi" or "spinnaker2" (``nircc.backends.base.names()``)
+    variant:    the chip variant (default: the target's default)
+    dt:         seconds; None: detected from the file's parameters, else 1e-3 with a warning
+    semantics:  a preset name ("snntorch", ...) or a :class:`Semantics`; default NIR's
+    options:    target-specific options (see the target's documentation)
+    """
+    g = load(source, strict=strict)
+    tgt = _backends.get(target)
+    v = tgt.resolve_variant(variant)
+    spec = tgt.spec(v)
+    sem = Semantics.preset(semantics) if isinstance(semantics, str) else (semantics or Semantics())
+    dt_value, dt_diags = resolve_dt(g, dt if dt is not None else sem.dt)
+    sem = sem.with_dt(dt_value)
+    opts = CompileOptions(target=tgt.name, variant=v, semantics=sem, target_options=dict(options or {}),
+                          diagnostics=dt_diags)
+    pm = PassManager(tgt.pipeline(opts), dump_after=dump_after, dump_dir=dump_dir, time_passes=time_passes)
+    piped = pm.run(g)
+    program = tgt.lower(piped.graph, spec, opts)
+    return CompileResult(target=tgt, spec=spec, options=opts, graph=g, lowered_graph=piped.graph,
+                         program=program, passes=piped)
