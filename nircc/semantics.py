@@ -19,8 +19,9 @@ threshold        ``">"`` | ``">="``                         the comparison that 
 initial_v        ``"zero"`` | ``"leak"``                    membrane at t = 0: 0 or v_leak
 ===============  =========================================  ==============================
 
-Defaults follow the NIR documentation (forward Euler of the documented ODEs, ``v = v_reset``
-right after ``v > v_threshold``).  A *preset* sets all of them as one framework does;
+Defaults follow the NIR documentation where it speaks (``v = v_reset`` right after
+``v > v_threshold``) and forward Euler of the documented ODEs where it does not (NIR fixes no
+discretization).  A *preset* sets all of them as one framework does;
 :data:`PRESETS` lists each preset's settings and the source they were read from.
 
 ``dt`` is not stored in NIR, but exporters hide it in ``r`` and ``w_in``:
@@ -74,8 +75,10 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "nir": Preset(
         {},
-        "neuromorphs/NIR nir/ir/neuron.py docstrings (nir 1.0.8): the ODEs, "
-        "'z = 1 if v > v_thr', then 'v = v_reset'; Euler as docs/primitives.md writes the LIF step",
+        "neuromorphs/NIR @ 7232ada nir/ir/neuron.py docstrings (nir 1.0.8): the ODEs, z = 1 if "
+        "v > v_thr, then v = v_reset; NIR fixes no discretization (docs/source/primitives.md), "
+        "forward Euler is the one Norse, snnTorch's export, Lava (dv = dt/tau) and the paper's "
+        "SpiNNaker2 runs use (docs/semantics.md)",
     ),
     "norse": Preset(
         {"initial_v": "leak"},
