@@ -497,7 +497,9 @@ def _validate_neuron_params(p: Population, keys: tuple[str, ...], errs: ErrorCol
         elif not isinstance(v, (np.ndarray, np.floating)):
             errs.add(f"must be float32 numbers, got {v!r}", n, fld)
         elif _check_shape(v, p.size, n, fld, errs) and not np.all(np.isfinite(v)):
-            errs.add("values must be finite float32 (|x| <= 3.4e38)", n, fld)
+            first = int(np.argmin(np.isfinite(np.broadcast_to(v, (p.size,)))))
+            errs.add(f"values must be finite float32 (|x| <= 3.4e38); neuron {first} has "
+                     f"{float(np.broadcast_to(v, (p.size,))[first])}", n, fld)
 
 
 def _validate_projection(q: Projection, pops: dict[str, Population], spec: S2Spec, errs: ErrorCollector) -> None:
@@ -554,8 +556,8 @@ def _validate_list(q: ListProjection, pre: Optional[Population], post: Populatio
     bad = np.nonzero((w < lo) | (w > hi))[0]
     if bad.size:
         r = int(bad[0])
-        errs.add(f"{bad.size} weights in [{w.min():g}, {w.max():g}] exceed {post.neuron_model}'s "
-                 f"{_fmt_range(lo, hi)}; first row {r}: {c[r].tolist()}", n, "connections[:, 2]")
+        errs.add(f"{bad.size} of {w.size} weights outside {post.neuron_model}'s {_fmt_range(lo, hi)} (they span "
+                 f"[{w.min():g}, {w.max():g}]); first row {r}: {c[r].tolist()}", n, "connections[:, 2]")
 
 
 def _validate_conv(q: Conv2DProjection, pre: Optional[Population], post: Population, model: Any,
