@@ -402,3 +402,14 @@ def test_modes_disagree_with_return_to_zero_and_several_events_per_bin():
     e, b = run_event(p, ev), BinnedEmulator(p).run(ev, record=True)
     assert (out(e), v_of(e)) == ([1, 1], [3, 0])     # 3, 6->0, 3 | 6->0
     assert (out(b), v_of(b)) == ([1, 0], [0, 3])     # 9 -> one spike, reset to 0 | 3
+
+
+def test_binned_conv_in_blocks_equals_one_block(monkeypatch):
+    import nircc.backends.speck.emulator as emu_mod
+    prog = _random_regime_program(np.random.default_rng(11))
+    raster = np.random.default_rng(12).integers(0, 3, size=(4, 2) + prog.input.shape)
+    whole = BinnedEmulator(prog).run(raster, record=True)
+    monkeypatch.setattr(emu_mod, "IM2COL_BLOCK", 1)     # one sample per im2col block
+    blocks = BinnedEmulator(prog).run(raster, record=True)
+    for k in whole.states:
+        assert np.array_equal(whole.states[k], blocks.states[k]), k

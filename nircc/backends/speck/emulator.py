@@ -47,7 +47,7 @@ and the chip itself runs one stream at a time.
 
 ``binned`` -- sinabs' time-stepped ``IAFSqueeze`` (speck.md §2.2)
 -----------------------------------------------------------------
-Per time bin ``t``, cores in topological order, vectorized over batch and neurons::
+Per time bin ``t``, vectorized over batch and neurons::
 
     v += conv(x_t) + (bias if leak_enable)
     n  = floor(v / threshold_high) if v > 0 else 0        (spike="multi", sinabs MultiSpike)
@@ -56,7 +56,10 @@ Per time bin ``t``, cores in topological order, vectorized over batch and neuron
     v  = max(v, threshold_low)
     x of each destination += sum_pool(n, pooling) shifted by feature_shift
 
-``x_t`` are the event counts of the bin.  Arithmetic is exact integer (int64; the conv
+``x_t`` are the event counts of the bin.  The core graph is acyclic, so cores run in
+topological order, each over all bins at once (one conv over the ``T*B`` count maps, then
+the neuron update bin by bin): the values are those of the bin-by-bin loop, and sinabs'
+``DynapcnnNetwork.forward`` computes layer by layer the same way.  Arithmetic is exact integer (int64; the conv
 runs as a float64 matrix product, exact below 2**53): equal to sinabs' float32 while
 values stay below 2**24.  No int16 saturation (sinabs has none).  sinabs skips the clamp
 when ``min_v_mem`` is None; nircc programs always carry ``threshold_low`` (sinabs writes
@@ -424,42 +427,57 @@ class EventEmulator(Emulator):
                 thr = L.thr
                 if vs.max() >= thr:
                     m = vs >= thr
-                    fi, yi, xi = m.nonzero()
                     if L.rtz:
-                        vs[m] = 0
+                        np.copyto(vs, 0, where=m)
                     else:
-                        vs[m] -= thr
-                    yi += yw[0].start
-                    xi += xw[0].start
-                    L.n_spikes += len(fi)
+                        np.subtract(vs, thr, out=vs, where=m)
                     if L.cnt is not None:
-                        L.cnt[fi, yi, xi] += 1
+                        cw = L.cnt[:, yw[0], xw[0]]
+                        cw += m
                     if L.routes:
+                        fi, yi, xi = m.nonzero()
+                        L.n_spikes += len(fi)
+                        y0, x0 = yw[0].start, xw[0].start
                         kids = []
                         for f, oy, ox in zip(fi.tolist(), yi.tolist(), xi.tolist()):
+                            oy += y0
+                            ox += x0
                             for tc, p, sh, ht, wt in L.routes:
                                 ty, tx = oy // p, ox // p
                                 if ty < ht and tx < wt:
                                     kids.append((tc, f + sh, ty, tx))
                         kids.reverse()
                         extend(kids)
+                    else:
+                        L.n_spikes += int(np.count_nonzero(m))
                 if L.clamp:
                     np.maximum(vs, L.tlo, out=vs)
 
 
 # ---------------------------------------------------------------------- binned mode
+#: largest im2col block of the binned conv, in float64 elements (64 MB)
+IM2COL_BLOCK = 1 << 23
+
+
 def conv2d_counts(x: np.ndarray, w: np.ndarray, stride: tuple[int, int], padding: tuple[int, int],
                   out_hw: tuple[int, int]) -> np.ndarray:
-    """Exact integer conv of counts ``x [B, C, H, W]`` with ``w [F, C, k, k]`` (NIR layout)
-    -> ``[B, F, H_o, W_o]`` int64, via im2col and a float64 matrix product."""
-    B, C = x.shape[:2]
+    """Exact integer conv of counts ``x [N, C, H, W]`` with ``w [F, C, k, k]`` (NIR layout)
+    -> ``[N, F, H_o, W_o]`` int64, via im2col and a float64 matrix product, in blocks of
+    samples whose im2col matrix stays below :data:`IM2COL_BLOCK` elements."""
+    N, C = x.shape[:2]
     F, _, k, _ = w.shape
     ho, wo = out_hw
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (padding[0], padding[0]), (padding[1], padding[1])))
-    win = sliding_window_view(xp, (k, k), axis=(2, 3))[:, :, ::stride[0], ::stride[1]][:, :, :ho, :wo]
-    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(B * ho * wo, C * k * k)
-    out = cols @ w.reshape(F, C * k * k).T.astype(np.float64)
-    return np.rint(out).astype(np.int64).reshape(B, ho, wo, F).transpose(0, 3, 1, 2)
+    wm = w.reshape(F, C * k * k).T.astype(np.float64)
+    out = np.empty((N, F, ho, wo), np.int64)
+    step = max(1, IM2COL_BLOCK // (ho * wo * C * k * k))
+    for i in range(0, N, step):
+        xp = np.pad(x[i:i + step].astype(np.float64),
+                    ((0, 0), (0, 0), (padding[0], padding[0]), (padding[1], padding[1])))
+        n = xp.shape[0]
+        win = sliding_window_view(xp, (k, k), axis=(2, 3))[:, :, ::stride[0], ::stride[1]][:, :, :ho, :wo]
+        cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, C * k * k)
+        out[i:i + n] = np.rint(cols @ wm).astype(np.int64).reshape(n, ho, wo, F).transpose(0, 3, 1, 2)
+    return out
 
 
 class BinnedEmulator(Emulator):
@@ -487,52 +505,52 @@ class BinnedEmulator(Emulator):
         raster = dvs_raster(inp, raster)
         T, B = raster.shape[:2]
         layers = {lay.core: lay for lay in prog.layers}
-        v = {c: np.broadcast_to(lay.neurons_initial_value.astype(np.int64), (B,) + lay.output_shape).copy()
-             for c, lay in layers.items()}
-        w = {c: lay.weights.astype(np.int64) for c, lay in layers.items()}
-        bias = {c: lay.biases.astype(np.int64).reshape(1, -1, 1, 1) for c, lay in layers.items() if lay.leak_enable}
-        keep = {e.layer for e in prog.exits} | (set(layers) if record else set())
-        counts = {c: np.zeros((T, B) + layers[c].output_shape, np.int32) for c in keep}
-        states = {c: np.zeros((T, B) + layers[c].output_shape, np.int64) for c in layers} if record else {}
-        for t in range(T):
-            buf = {c: np.zeros((B,) + lay.input_shape, np.int64) for c, lay in layers.items()}
-            x_t = raster[t]
-            for d in inp.destinations:
-                buf[d][:, :x_t.shape[1]] += x_t
-            for c in self.order:
-                lay = layers[c]
-                vc = v[c]
-                x = buf[c]
-                if x.any():
-                    vc += conv2d_counts(x, w[c], lay.stride, lay.padding, lay.output_shape[1:])
-                if c in bias:
-                    vc += bias[c]
-                thr = lay.threshold_high
+        # input event counts of every core for all bins; a core's are complete once the
+        # cores before it in topological order have run (the core graph is acyclic)
+        buf = {c: np.zeros((T, B) + lay.input_shape, np.int64) for c, lay in layers.items()}
+        for d in inp.destinations:
+            buf[d][:, :, :raster.shape[2]] += raster
+        counts: dict[int, np.ndarray] = {}
+        states: dict[int, np.ndarray] = {}
+        for c in self.order:
+            lay = layers[c]
+            x = buf.pop(c)
+            f, ho, wo = lay.output_shape
+            drive = conv2d_counts(x.reshape((T * B,) + lay.input_shape), lay.weights.astype(np.int64),
+                                  lay.stride, lay.padding, (ho, wo)).reshape((T, B) + lay.output_shape)
+            if lay.leak_enable:
+                drive += lay.biases.astype(np.int64).reshape(1, 1, f, 1, 1)
+            v = np.broadcast_to(lay.neurons_initial_value.astype(np.int64), (B,) + lay.output_shape).copy()
+            n_all = np.zeros((T, B) + lay.output_shape, np.int64)
+            v_all = np.zeros((T, B) + lay.output_shape, np.int64) if record else None
+            thr = lay.threshold_high
+            for t in range(T):
+                v += drive[t]
                 if self.spike == "multi":
-                    n = np.where(vc > 0, vc // thr, 0)
+                    n = np.where(v > 0, v // thr, 0)
                 else:
-                    n = (vc >= thr).astype(np.int64)
+                    n = (v >= thr).astype(np.int64)
                 if lay.return_to_zero:
-                    vc[n > 0] = 0
+                    v[n > 0] = 0
                 else:
-                    vc -= n * thr
-                np.maximum(vc, lay.threshold_low, out=vc)
-                if c in counts:
-                    counts[c][t] = n
-                if record:
-                    states[c][t] = vc
-                f = lay.output_shape[0]
-                for d in lay.destinations:
-                    tgt = buf[d.layer]
-                    ht, wt = tgt.shape[2:]
-                    pooled = sum_pool(n, d.pooling)[:, :, :ht, :wt]
-                    tgt[:, d.feature_shift:d.feature_shift + f] += pooled
-        outputs = {e.name: sum_pool(counts[e.layer], e.pooling) for e in prog.exits}
+                    v -= n * thr
+                np.maximum(v, lay.threshold_low, out=v)
+                n_all[t] = n
+                if v_all is not None:
+                    v_all[t] = v
+            counts[c] = n_all
+            if v_all is not None:
+                states[c] = v_all
+            for d in lay.destinations:
+                tgt = buf[d.layer]
+                ht, wt = tgt.shape[-2:]
+                tgt[:, :, d.feature_shift:d.feature_shift + f] += sum_pool(n_all, d.pooling)[..., :ht, :wt]
+        outputs = {e.name: sum_pool(counts[e.layer], e.pooling).astype(np.int32) for e in prog.exits}
         rec: dict[str, np.ndarray] = {}
         if record:
             for c, lay in layers.items():
                 rec[lay.name] = states[c]
-                rec[lay.name + ":spikes"] = counts[c]
+                rec[lay.name + ":spikes"] = counts[c].astype(np.int32)
         return EmulatorResult(outputs=outputs, states=rec)
 
 

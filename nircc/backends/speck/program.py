@@ -187,11 +187,12 @@ class InputLayer:
         return (c, w, h) if self.mirror_diagonal else (c, h, w)
 
     def to_dict(self) -> dict:
-        return {"shape": list(self.shape), "destinations": list(self.destinations), "dvs": self.dvs,
-                "pooling": list(self.pooling), "merge": self.merge, "on_channel": self.on_channel,
-                "off_channel": self.off_channel, "origin": list(self.origin),
-                "cut": None if self.cut is None else list(self.cut), "mirror_x": self.mirror_x,
-                "mirror_y": self.mirror_y, "mirror_diagonal": self.mirror_diagonal, "monitor": self.monitor}
+        return {"shape": list(self.shape), "destinations": list(self.destinations), "dvs": bool(self.dvs),
+                "pooling": list(self.pooling), "merge": bool(self.merge), "on_channel": bool(self.on_channel),
+                "off_channel": bool(self.off_channel), "origin": list(self.origin),
+                "cut": None if self.cut is None else list(self.cut), "mirror_x": bool(self.mirror_x),
+                "mirror_y": bool(self.mirror_y), "mirror_diagonal": bool(self.mirror_diagonal),
+                "monitor": bool(self.monitor)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "InputLayer":
