@@ -13,9 +13,14 @@ Synaptic input
     x pooling area for conv) is below ``2**24`` (every partial sum is then an exact
     integer), otherwise in float64; the result is the same.  Duplicate rows are summed.
     Float weights (never produced by nircc) are made integers first, as py-spinnaker2
-    does: ``weight_rounding="round"`` (``np.rint``, ties to even) or ``"trunc"`` (toward 0).
+    does with an unknown rule: ``weight_rounding="round"`` (default; ``np.rint``, ties to
+    even) or ``"trunc"`` (toward 0).  The paper trace (102.02 -> 102) fits both; nircc's
+    lowering emits integers, so the default only matters for float weights from elsewhere,
+    and rounding is the smaller error.  (s2_nir truncates conv kernels itself with
+    ``astype(np.int8)``; programs hold those as int8 already.)
 
-``lif``, ``lif_no_delay``, ``lif_conv2d`` (all float32, in this order, no fused multiply-add)::
+``lif``, ``lif_no_delay`` and ([inferred]) ``lif_conv2d`` (all float32, in this order, no
+fused multiply-add)::
 
     v = fl(fl(fl(alpha_decay * v) + I) + i_offset)
     spike = v > threshold
@@ -40,6 +45,9 @@ documented to differ from the chip here):
 is held (no update, no spike) for ``t_refrac`` steps; the currents keep integrating.
 
 Recorded ``v`` is the value after the reset.  Spikes are 0/1 per step.
+
+Conv2DProjection: sum-pool the pre spikes by ``(pool_y, pool_x)``, pad, cross-correlate with
+the int8 kernel and stride ``(stride_y, stride_x)`` (``y`` = rows; geometry in ``program.py``).
 
 Inputs and outputs
 ------------------

@@ -133,8 +133,9 @@ MODELS: Mapping[str, NeuronModel] = MappingProxyType({m.name: m for m in (
                 "[code]/[inferred]", "S1 convert_CubaLIF keys; weight/delay format as lif (S5, S9)"),
     NeuronModel("lif_curr_exp_no_delay", LIF_PARAMS + CURR_EXP_PARAMS, ("list",), (-127, 127), 0, 2,
                 _CURR_EXP_STATE, "[code]", "S1/S2 convert_CubaLIF, 127 scaling"),
-    NeuronModel("lif_conv2d", LIF_PARAMS, ("conv2d",), (-128, 127), 0, 1, _LIF_STATE, "[code]",
-                "S1 get_conv2d_params: kernel astype(np.int8), Conv2DProjection needs conn_delay 0"),
+    NeuronModel("lif_conv2d", LIF_PARAMS, ("conv2d",), (-128, 127), 0, 1, _LIF_STATE, "[code]/[inferred]",
+                "S1 get_conv2d_params: kernel astype(np.int8), Conv2DProjection needs conn_delay 0; the "
+                "neuron update is taken to be lif's; list projections into it are not seen, so not accepted"),
 )})
 
 

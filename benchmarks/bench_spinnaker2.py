@@ -1,0 +1,105 @@
+"""SpiNNaker2 backend benchmarks, side by side in one run.
+
+Section ``emulator``: :class:`~nircc.backends.spinnaker2.emulator.S2Emulator` on a recurrent
+network -- spike_list(100) -> 1000 neurons (input density 0.5, recurrent density 0.1,
+integer weights in [-127, 127]) -- for ``lif_no_delay`` and ``lif_curr_exp_no_delay``, 1000
+steps, batch 1 and 64, next to the bare float32 matrix products of the same steps (one
+product per projection and synapse type, the emulator's shapes and dtypes, on the spikes
+the emulator produced) and their ratio.  Each figure is the best of ``--repeat`` runs.
+
+Sections are functions in :data:`SECTIONS` taking the parsed arguments; further sections
+(e.g. compile time) are added there.
+
+    python benchmarks/bench_spinnaker2.py [--steps 1000] [--repeat 3] [--batch 1 64] [--section emulator]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Callable
+
+import numpy as np
+
+from nircc.backends.spinnaker2.emulator import S2Emulator
+from nircc.backends.spinnaker2.program import ListProjection, Population, S2Program
+
+N_IN, N_REC = 100, 1000
+MODELS = ("lif_no_delay", "lif_curr_exp_no_delay")
+
+
+def recurrent_program(model: str, steps: int, seed: int = 0) -> S2Program:
+    rng = np.random.default_rng(seed)
+    params = {"threshold": rng.uniform(200, 400, N_REC).astype(np.float32), "alpha_decay": 0.95,
+              "i_offset": 0.0, "v_reset": 0.0, "reset": "reset_by_subtraction"}
+    if model.startswith("lif_curr_exp"):
+        params.update(exc_decay=0.8, inh_decay=0.8, t_refrac=0)
+
+    def conns(n_pre: int, density: float, mean: float) -> np.ndarray:
+        pre, post = np.nonzero(rng.random((n_pre, N_REC)) < density)
+        w = np.clip(np.rint(rng.normal(mean, 40, pre.size)), -127, 127).astype(np.int64)
+        return np.stack([pre, post, w, np.zeros_like(pre)], 1)
+
+    return S2Program(
+        populations=[Population("in", "spike_list", N_IN, {}),
+                     Population("rec", model, N_REC, params, record=["spikes"])],
+        projections=[ListProjection("in_rec", "in", "rec", conns(N_IN, 0.5, 15)),
+                     ListProjection("rec_rec", "rec", "rec", conns(N_REC, 0.1, -2))],
+        timesteps=steps)
+
+
+def best_of(repeat: int, fn: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bare_products(emu: S2Emulator, spikes: dict[str, np.ndarray]) -> Callable[[], None]:
+    """The emulator's matrix products alone: per step, one per dense path, on given spikes."""
+    mats = [(p.pre, p.dense) for p in emu.paths]
+    rasters = {name: s.astype(np.float32) for name, s in spikes.items()}
+    steps = next(iter(rasters.values())).shape[0]
+
+    def run() -> None:
+        for t in range(steps):
+            for pre, m in mats:
+                rasters[pre][t] @ m
+    return run
+
+
+def emulator_section(args: argparse.Namespace) -> None:
+    print(f"== emulator: spike_list({N_IN}) -> {N_REC} recurrent neurons, {args.steps} steps, "
+          f"best of {args.repeat}")
+    print(f"{'model':<24}{'batch':>6}{'rate':>8}{'emulator s':>12}{'products s':>12}{'ratio':>8}")
+    for model in MODELS:
+        prog = recurrent_program(model, args.steps)
+        emu = S2Emulator(prog)
+        assert all(p.dense is not None for p in emu.paths)
+        for batch in args.batch:
+            rng = np.random.default_rng(1)
+            x = (rng.random((args.steps, batch, N_IN)) < 0.05).astype(np.uint8)
+            result = emu.run(x)
+            rate = float(result.outputs["rec"].mean())
+            t_emu = best_of(args.repeat, lambda: emu.run(x))
+            t_bare = best_of(args.repeat, bare_products(emu, {"in": x, "rec": result.outputs["rec"]}))
+            print(f"{model:<24}{batch:>6}{rate:>8.3f}{t_emu:>12.3f}{t_bare:>12.3f}{t_emu / t_bare:>8.2f}")
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"emulator": emulator_section}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--batch", type=int, nargs="+", default=[1, 64])
+    ap.add_argument("--section", choices=sorted(SECTIONS), nargs="+", default=list(SECTIONS))
+    args = ap.parse_args(argv)
+    for name in args.section:
+        SECTIONS[name](args)
+
+
+if __name__ == "__main__":
+    main()
