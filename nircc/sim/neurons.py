@@ -60,17 +60,22 @@ def _spiking(ctx: BuildContext):
         raise ctx.error("several spikes per step (spike='multi') need a positive threshold, "
                         f"got min {float(np.min(thr)):g}", "v_threshold")
     cmp = np.greater if sem.threshold == ">" else np.greater_equal
+    # spikes(v, fired) -> spike counts (float64, a new array); fired: bool scratch, filled
+    # with where v crossed the threshold
     if sem.spike == "single":
-        def spikes(v: np.ndarray) -> np.ndarray:
-            return cmp(v, thr).astype(np.float64)
+        def spikes(v: np.ndarray, fired: np.ndarray) -> np.ndarray:
+            cmp(v, thr, out=fired)
+            return fired.astype(np.float64)
     elif sem.threshold == ">=":
-        def spikes(v: np.ndarray) -> np.ndarray:
+        def spikes(v: np.ndarray, fired: np.ndarray) -> np.ndarray:
             # n = floor(v / thr) where v >= thr (at least 1: v/thr may round to 1 - ulp)
-            return np.where(cmp(v, thr), np.maximum(np.floor(v / thr), 1.0), 0.0)
+            cmp(v, thr, out=fired)
+            return np.where(fired, np.maximum(np.floor(v / thr), 1.0), 0.0)
     else:
-        def spikes(v: np.ndarray) -> np.ndarray:
+        def spikes(v: np.ndarray, fired: np.ndarray) -> np.ndarray:
             # n = ceil(v / thr) - 1 where v > thr: the number of k >= 1 with v > k * thr
-            return np.where(cmp(v, thr), np.maximum(np.ceil(v / thr) - 1.0, 1.0), 0.0)
+            cmp(v, thr, out=fired)
+            return np.where(fired, np.maximum(np.ceil(v / thr) - 1.0, 1.0), 0.0)
     return thr, v_reset, spikes
 
 
@@ -95,10 +100,14 @@ def _build(ctx: BuildContext, *, leaky: bool, cuba: bool, spiking: bool) -> Kern
         next_step = sem.reset_timing == "next_step"
     v0 = np.broadcast_to(v_leak, shape) if sem.initial_v == "leak" else np.zeros(shape)
 
+    # The arrays stored in the state (i, v) and the returned spikes are new every step (the
+    # simulator records them without copying); products go through the private scratch
+    # buffers _tmp (float64) and _fired (bool), which keeps the temporaries to a minimum.
     def step(x: np.ndarray, s: dict) -> np.ndarray:
+        tmp = s["_tmp"]
         if cuba:
-            i = a_syn * s["i"]
-            i += g_syn * x
+            i = np.multiply(a_syn, s["i"])
+            i += np.multiply(g_syn, x, out=tmp)
             s["i"] = d = i
         else:
             d = x
@@ -106,33 +115,37 @@ def _build(ctx: BuildContext, *, leaky: bool, cuba: bool, spiking: bool) -> Kern
         if spiking and next_step and zero_reset:
             v = np.where(s["_z"] > 0, v_reset, v)
         if a_mem is None:
-            v = v + g_mem * d
+            v = v + np.multiply(g_mem, d, out=tmp)
         else:
-            v = a_mem * v
+            v = np.multiply(a_mem, v)
             if c_mem is not None:
                 v += c_mem
-            v += g_mem * d
+            v += np.multiply(g_mem, d, out=tmp)
         if not spiking:
             s["v"] = v
             return v
+        fired = s["_fired"]
         if next_step:
             if not zero_reset:
-                v -= s["_z"] * thr
-            z = spikes(v)
+                v -= np.multiply(s["_z"], thr, out=tmp)
+            z = spikes(v, fired)
             s["_z"] = z
         else:
-            z = spikes(v)
+            z = spikes(v, fired)
             if zero_reset:
-                v = np.where(z > 0, v_reset, v)
+                np.copyto(v, v_reset, where=fired)
             else:
-                v -= z * thr
+                v -= np.multiply(z, thr, out=tmp)
         s["v"] = v
         return z
 
     def init(batch: int) -> dict:
-        state = {"v": np.broadcast_to(v0, (batch,) + shape).astype(np.float64)}
+        state = {"v": np.broadcast_to(v0, (batch,) + shape).astype(np.float64),
+                 "_tmp": zeros(batch, shape)}
         if cuba:
             state["i"] = zeros(batch, shape)
+        if spiking:
+            state["_fired"] = np.zeros((batch,) + shape, dtype=bool)
         if spiking and next_step:
             state["_z"] = zeros(batch, shape)
         return state
