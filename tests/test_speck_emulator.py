@@ -129,7 +129,7 @@ def test_pooling_feature_shift_and_remainder(mode):
     got = res.outputs["sink"][:, 0]
     assert np.array_equal(got[:, 0], np.zeros((2, 2, 2)))
     assert np.array_equal(got[:, 1], pooled) and np.array_equal(got[:, 2], pooled)
-    assert res.outputs["total"].shape == (2, 1, 3, 1, 1)
+    assert res.outputs["total"].shape == (2, 1, 3, 1, 1) and res.outputs["total"].dtype == np.int32
     assert np.array_equal(res.outputs["total"][:, 0, :, 0, 0], np.stack([[0, s, s] for s in pooled.sum(axis=(1, 2))]))
 
 

@@ -262,7 +262,9 @@ def sum_pool(n: np.ndarray, p: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------- event mode
 class _EventCore:
-    """Per-core tables of the event emulator (built once per program)."""
+    """Per-core tables and state of the event emulator (built per run).  ``routes``:
+    ``(target core, pooling, feature_shift, target H, target W)`` per destination;
+    ``count``: keep this core's spike counts per bin."""
 
     def __init__(self, lay: CnnLayer, spec: SpeckSpec, routes: list, count: bool) -> None:
         self.name = lay.name
@@ -309,9 +311,9 @@ class _EventCore:
 class EventEmulator(Emulator):
     """The chip's event-driven, depth-first rule (module docstring, ``event``).
 
-    After :meth:`run`, ``stats`` holds per layer name the events processed, synaptic
-    updates (one weight added to one neuron), spikes and saturations, and the number of
-    input events delivered to the cores.
+    After :meth:`run`, ``stats`` holds the number of input events (after the DVS layer)
+    and, per layer name, the events it processed, its synaptic updates (one weight added to
+    one neuron), spikes and saturations.
     """
 
     def __init__(self, program: SpeckProgram, order: str = "sinabs", overflow: str = "error",
@@ -382,7 +384,7 @@ class EventEmulator(Emulator):
             "spikes": {L.name: L.n_spikes for L in cores.values()},
             "saturations": {L.name: L.n_sat for L in cores.values()},
         }
-        outputs = {e.name: sum_pool(counts[e.layer], e.pooling) for e in prog.exits}
+        outputs = {e.name: sum_pool(counts[e.layer], e.pooling).astype(np.int32) for e in prog.exits}
         rec: dict[str, np.ndarray] = {}
         if record:
             for c, L in cores.items():

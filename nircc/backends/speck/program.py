@@ -15,14 +15,10 @@ configuration and what both emulators run.  It holds
 Layouts and number formats (all numpy arrays, explicit dtypes)
 ---------------------------------------------------------------
 
-=======================  ===============  ======================================  ===========
-field                    dtype            layout                                  samna
-=======================  ===============  ======================================  ===========
-``weights``              int8             ``[F][C][ky][kx]`` (NIR / PyTorch)      ``[F][C][kx][ky]``
-``biases``               int16            ``[F]``                                 ``[F]``
-``neurons_initial_value`` int16           ``[F][y][x]``                           ``[F][x][y]``
-``threshold_high/low``   int (int16)      scalar per layer                        scalar
-=======================  ===============  ======================================  ===========
+* ``weights``: int8, ``[F][C][ky][kx]`` (NIR / PyTorch); samna ``[F][C][kx][ky]``;
+* ``biases``: int16, ``[F]`` (one leak value per output feature);
+* ``neurons_initial_value``: int16, ``[F][y][x]``; samna ``[F][x][y]``;
+* ``threshold_high`` / ``threshold_low``: Python ints in the int16 range, one per layer.
 
 nircc keeps NIR's layout (``y`` before ``x``) everywhere; :meth:`CnnLayer.weights_samna`,
 :meth:`CnnLayer.neurons_initial_value_samna` and :func:`weights_from_samna` /

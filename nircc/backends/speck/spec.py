@@ -10,15 +10,15 @@ memories, limits and number formats.  That is why one table serves all three: si
 change the samna module) and older sinabs drove ``dynapcnndevkit`` with that same
 builder.  What differs:
 
-============================  ===========  ===========  ===================
-item                          speck2f      speck2e      dynapcnn
-============================  ===========  ===========  ===================
-samna module                  samna.speck2f samna.speck2e samna.dynapcnn
-integrated DVS sensor         yes          yes          no (external DVS)
-readout feature spacing       4 (errata)   4 (errata)   1
-kill-bit config fields        no           no           yes
-decimator / balancer fields   yes          yes          no
-============================  ===========  ===========  ===================
+============================  ===============  ===============  ===================
+item                          speck2f          speck2e          dynapcnn
+============================  ===============  ===============  ===================
+samna module                  samna.speck2f    samna.speck2e    samna.dynapcnn
+integrated DVS sensor         yes              yes              no (external DVS)
+readout feature spacing       4 (errata)       4 (errata)       1 [?]
+kill-bit config fields        no               no               yes
+decimator / balancer fields   yes              yes              no [?]
+============================  ===============  ===============  ===================
 
 Number formats (all two's complement integers, no fractional bits, no shift):
 
