@@ -232,3 +232,12 @@ def test_simulate_accepts_a_path_and_a_nir_graph(tmp_path):
     path = tmp_path / "m.nir"
     nircc.save(g, path)
     assert simulate(str(path), x, semantics=SEM).outputs["output"].sum() == 12
+
+
+def test_every_nir_node_type_has_a_step_function():
+    from nircc.ir import NODE_TYPES
+    from nircc.sim import register, registered_types
+
+    assert set(registered_types()) == set(NODE_TYPES) - {"Input"}  # Inputs are fed, not stepped
+    with pytest.raises(ValueError, match="already registered"):
+        register("LIF")(lambda ctx: None)

@@ -6,8 +6,9 @@ every node type are in ``docs/semantics.md``; the options NIR files do not carry
 :class:`nircc.semantics.Semantics`.  A new node type is one builder registered with
 ``@register("Type")`` (see :mod:`nircc.sim.registry`).
 """
+from . import layers, neurons  # the step functions of every node type (registered on import)
 from .registry import BuildContext, Kernel, register, registered_types
 from .simulator import SimResult, Simulator, coerce_inputs, simulate
 
 __all__ = ["simulate", "Simulator", "SimResult", "coerce_inputs", "register", "registered_types",
-           "BuildContext", "Kernel"]
+           "BuildContext", "Kernel", "layers", "neurons"]

@@ -25,8 +25,6 @@ import numpy as np
 from ..errors import Diagnostics, NirccError
 from ..ir.graph import Graph
 from ..semantics import Semantics, resolve_dt
-from . import layers as _layers  # noqa: F401  (registers the map step functions)
-from . import neurons as _neurons  # noqa: F401  (registers the neuron step functions)
 from .registry import BuildContext, builder_for
 
 Record = Union[bool, Sequence[str]]
