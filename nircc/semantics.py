@@ -244,10 +244,6 @@ class DtReport:
     per_node: dict[str, float]
     conflict: Optional[str] = None
 
-    @property
-    def implied(self) -> bool:
-        return bool(self.evidence)
-
     def to_dict(self) -> dict[str, Any]:
         return {"dt": self.dt, "encoding": self.encoding, "per_node": dict(self.per_node),
                 "conflict": self.conflict,
@@ -282,12 +278,14 @@ def implied_dt(encoding: str, tau: np.ndarray, gain: np.ndarray) -> np.ndarray:
     out = np.full(tau.shape, np.nan)
     if not ok.any():
         return out
-    if encoding == "snntorch":
-        out[ok] = tau[ok] / gain[ok]
-    elif encoding == "rockpool":
-        out[ok] = tau[ok] * _lambert_w(1.0 / gain[ok])
-    else:
-        raise ValueError(f"unknown encoding {encoding!r}")
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # absurd r: no dt
+        if encoding == "snntorch":
+            out[ok] = tau[ok] / gain[ok]
+        elif encoding == "rockpool":
+            out[ok] = tau[ok] * _lambert_w(1.0 / gain[ok])
+        else:
+            raise ValueError(f"unknown encoding {encoding!r}")
+    out[~np.isfinite(out) | (out <= 0)] = np.nan
     return out
 
 
@@ -316,8 +314,9 @@ def detect_dt(graph: "Graph") -> DtReport:
     Every LI/LIF/CubaLI/CubaLIF parameter pair with ``r`` (or ``w_in``) different from 1
     gives one implied dt per encoding.  An encoding explains the file when all its implied
     dts agree (relative :data:`DT_RTOL`), across the elements of each node and across
-    nodes.  If both encodings explain it (a single node can fit both), the one whose dt has
-    at most three significant digits wins; if that does not decide, it is a conflict.
+    nodes.  If both encodings explain it (a single node can fit both), the one with more
+    agreeing parameters wins (an snnTorch CubaLIF agrees in ``r`` and ``w_in``), then the one
+    whose dt has at most three significant digits; if that does not decide, it is a conflict.
     """
     evidence: list[DtEvidence] = []
     for node in graph.nodes:

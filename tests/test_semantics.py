@@ -201,3 +201,8 @@ def test_resolve_checks_user_dt():
     with pytest.raises(NirccError):
         resolve_dt(lif_graph(), -1.0)
     assert math.isclose(resolve_dt(lif_graph(), 2)[0], 2.0)
+
+
+def test_implied_dt_of_absurd_parameters_is_nothing():
+    got = implied_dt("rockpool", np.full(3, 1e-3), np.array([1e-320, np.inf, 0.0]))
+    assert np.isnan(got).all()

@@ -4,8 +4,7 @@ One time step evaluates the nodes in :meth:`Graph.schedule` order.  A node's inp
 sum of its predecessors' outputs (summed in the graph's edge order); along a *back edge*
 ``(u, v)`` of the schedule, ``v`` reads ``u``'s output of the previous step (at the first
 step: ``u``'s output at rest, see :meth:`Simulator.reset`), along every other edge the
-output of the same step.  A node without
-predecessors (other than an Input) reads zeros.
+output of the same step.  A node without predecessors (other than an Input) reads zeros.
 
 Inputs are float64 arrays ``[T, B, *shape]`` per Input node (see :func:`coerce_inputs` for
 what else is accepted); outputs are ``[T, B, *shape]`` per Output node.
@@ -24,6 +23,7 @@ import numpy as np
 
 from ..errors import Diagnostics, NirccError
 from ..ir.graph import Graph
+from ..ir.load import load
 from ..semantics import Semantics, resolve_dt
 from .registry import BuildContext, builder_for
 
@@ -53,11 +53,7 @@ class SimResult:
 
 
 def _as_graph(graph: Any) -> Graph:
-    if isinstance(graph, Graph):
-        return graph
-    from ..ir.load import load
-
-    return load(graph)
+    return graph if isinstance(graph, Graph) else load(graph)
 
 
 def _input_array(name: str, x: Any, shape: tuple[int, ...], lead: str) -> np.ndarray:
@@ -164,9 +160,10 @@ class Simulator:
             if in_shape is None or out_shape is None:
                 raise NirccError("the node's shapes are unknown; the simulator needs them", node=n, field="input")
             for u in g.predecessors(n):
-                if tuple(g.out_shape(u)) != tuple(in_shape):
-                    raise NirccError(f"its source {u!r} gives shape {list(g.out_shape(u))}, but it takes "
-                                     f"{list(in_shape)}", node=n, field="input")
+                got = g.out_shape(u)
+                if got is None or tuple(got) != tuple(in_shape):
+                    raise NirccError(f"its source {u!r} gives shape {list(got) if got is not None else 'unknown'}, "
+                                     f"but it takes {list(in_shape)}", node=n, field="input")
             ctx = BuildContext(n, g.op(n), t, tuple(in_shape), tuple(out_shape), self.semantics.dt,
                                self.semantics, self.diagnostics)
             kernel = builder_for(t, n)(ctx)
@@ -193,13 +190,12 @@ class Simulator:
         bias) -- evaluated in schedule order, back edges inside this virtual step read zeros.
         """
         g, b = self.graph, self.batch
-        vals: list = [None] * self._n_slots
+        at_rest: list = [None] * self._n_slots
         for n, k in self._slot.items():
-            vals[k] = np.zeros((b,) + tuple(g.out_shape(n)))
+            at_rest[k] = np.zeros((b,) + tuple(g.out_shape(n)))
         for k, shape in self._zero_inputs:
-            vals[k] = np.zeros((b,) + shape)
+            at_rest[k] = np.zeros((b,) + shape)
         self._states = {n: kern.init(b) for n, kern in self._kernels.items()}
-        at_rest = list(vals)
         for k, step, n, src in self._plan_template:
             kern, st = self._kernels[n], self._states[n]
             if kern.rest is not None:
