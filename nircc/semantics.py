@@ -188,6 +188,13 @@ class Semantics:
     def with_dt(self, dt: Optional[float]) -> "Semantics":
         return dataclasses.replace(self, dt=dt)
 
+    def decay(self, tau: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(a, b)`` of time constant(s) ``tau`` at this dt (which must be set): the
+        update ``v <- a v + b (v_leak + r d)`` of docs/semantics.md; see :func:`decay`."""
+        if self.dt is None:
+            raise ValueError("Semantics.decay needs dt; resolve it first (resolve_dt / with_dt)")
+        return decay(tau, self.dt, self.discretization)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able record of every option (written into results and artifacts)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -197,6 +204,34 @@ class Semantics:
         name = f"{self.preset_name}: " if self.preset_name else ""
         return (f"{name}dt={dt}, {self.discretization}, reset {self.reset} ({self.reset_timing}), "
                 f"{self.spike} spike, v {self.threshold} threshold, initial v {self.initial_v}")
+
+
+def decay(tau: Any, dt: float, discretization: str) -> tuple[np.ndarray, np.ndarray]:
+    """Decay ``a`` and input gain ``b`` (float64 arrays) of time constant(s) ``tau``:
+
+    * ``euler``: ``a = 1 - dt/tau``, ``b = dt/tau`` (forward Euler of ``tau v' = -v + u``);
+    * ``exact``: ``a = exp(-dt/tau)``, ``b = -expm1(-dt/tau)`` (= ``1 - a``; the exact
+      solution over one step with ``u`` held constant).
+
+    The single definition used by the simulator and by whoever derives chip decays."""
+    h = float(dt) / np.asarray(tau, dtype=np.float64)
+    if discretization == "euler":
+        return 1.0 - h, h
+    if discretization == "exact":
+        return np.exp(-h), -np.expm1(-h)
+    raise ValueError(f"unknown discretization {discretization!r}")
+
+
+def delay_steps(delay: Any, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """A Delay's ``delay`` (seconds) in whole steps of ``dt``, and where that is exact.
+
+    ``q = delay / dt``; within ``1e-9 * max(1, q)`` of an integer it is that integer
+    (``3e-4 / 1e-4`` is 2.9999999999999996), else ``floor(q + 0.5)`` (halves round up).
+    Returns ``(steps int64, whole bool)`` element-wise."""
+    q = np.asarray(delay, dtype=np.float64) / float(dt)
+    near = np.round(q)
+    whole = np.abs(q - near) <= 1e-9 * np.maximum(1.0, q)
+    return np.where(whole, near, np.floor(q + 0.5)).astype(np.int64), whole
 
 
 # ----------------------------------------------------------------------------- dt detection
@@ -243,6 +278,13 @@ class DtReport:
     encoding: Optional[str]
     per_node: dict[str, float]
     conflict: Optional[str] = None
+
+    def decay(self, tau: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(a, b)`` of time constant(s) ``tau`` at this dt (which must be set): the
+        update ``v <- a v + b (v_leak + r d)`` of docs/semantics.md; see :func:`decay`."""
+        if self.dt is None:
+            raise ValueError("Semantics.decay needs dt; resolve it first (resolve_dt / with_dt)")
+        return decay(tau, self.dt, self.discretization)
 
     def to_dict(self) -> dict[str, Any]:
         return {"dt": self.dt, "encoding": self.encoding, "per_node": dict(self.per_node),

@@ -206,3 +206,16 @@ def test_resolve_checks_user_dt():
 def test_implied_dt_of_absurd_parameters_is_nothing():
     got = implied_dt("rockpool", np.full(3, 1e-3), np.array([1e-320, np.inf, 0.0]))
     assert np.isnan(got).all()
+
+
+def test_decay_and_delay_steps_helpers():
+    from nircc.semantics import decay, delay_steps
+
+    a, b = decay([0.01, 0.002], 1e-3, "euler")
+    np.testing.assert_allclose(a, [0.9, 0.5], rtol=1e-15) and np.testing.assert_allclose(b, [0.1, 0.5], rtol=1e-15)
+    a, b = Semantics(dt=1e-3, discretization="exact").decay(0.01)
+    assert a == math.exp(-0.1) and b == -math.expm1(-0.1)
+    with pytest.raises(ValueError, match="needs dt"):
+        Semantics().decay(0.01)
+    steps, whole = delay_steps([0.0, 3e-4, 2.5e-4, 2.4e-4], 1e-4)
+    assert steps.tolist() == [0, 3, 3, 2] and whole.tolist() == [True, True, False, False]

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..ir.shapes import conv_geometry, conv_padding, pool_geometry
+from ..semantics import delay_steps
 from .registry import BuildContext, Kernel, register
 
 
@@ -208,28 +209,25 @@ def avg_pool2d(ctx: BuildContext) -> Kernel:
 
 
 # --------------------------------------------------------------------------- delay
-def delay_steps(ctx: BuildContext) -> np.ndarray:
-    """Per-element delay in whole steps: ``delay / dt`` rounded to the nearest integer,
-    halves up (a quotient within 1e-9 of an integer counts as that integer); a warning
+def _delay_steps(ctx: BuildContext) -> np.ndarray:
+    """Per-element delay in whole steps (:func:`nircc.semantics.delay_steps`); a warning
     when a delay is not a whole number of steps."""
     d = ctx.param("delay")
     if not np.all(np.isfinite(d)) or np.any(d < 0):
         raise ctx.error(f"delays must be finite and >= 0 seconds, got min {float(np.min(d)):g}", "delay")
-    q = d / ctx.dt
-    near = np.round(q)
-    whole = np.abs(q - near) <= 1e-9 * np.maximum(1.0, q)
-    steps = np.where(whole, near, np.floor(q + 0.5)).astype(np.int64)
+    steps, whole = delay_steps(d, ctx.dt)
     if not np.all(whole):
-        bad = float(d[~whole].reshape(-1)[0])
+        first = np.flatnonzero(~whole.reshape(-1))[0]
         ctx.diagnostics.warn(
-            "delay-rounded", f"delay {bad:g} s is not a whole number of steps of dt = {ctx.dt:g} s; "
-            f"rounded to {int(np.floor(bad / ctx.dt + 0.5))} step(s)", node=ctx.node, field="delay", stage="sim")
+            "delay-rounded", f"delay {float(d.reshape(-1)[first]):g} s is not a whole number of steps of "
+            f"dt = {ctx.dt:g} s; rounded to {int(steps.reshape(-1)[first])} step(s)",
+            node=ctx.node, field="delay", stage="sim")
     return np.broadcast_to(steps, ctx.out_shape)
 
 
 @register("Delay")
 def delay(ctx: BuildContext) -> Kernel:
-    steps = delay_steps(ctx)
+    steps = _delay_steps(ctx)
     shape = ctx.out_shape
     n = int(steps.max()) if steps.size else 0
     if n == 0:

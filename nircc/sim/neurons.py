@@ -25,21 +25,16 @@ from .registry import BuildContext, Kernel, register, zeros
 
 
 def decay(ctx: BuildContext, field: str) -> tuple[np.ndarray, np.ndarray]:
-    """(a, b) of the time constant ``field`` under the discretization (module docstring)."""
+    """(a, b) of the time constant ``field`` (:func:`nircc.semantics.decay`), checked."""
     tau = ctx.param(field)
     if not np.all(np.isfinite(tau)) or np.any(tau <= 0):
         raise ctx.error(f"time constants must be positive and finite, got min {float(np.min(tau)):g}", field)
-    h = ctx.dt / tau
-    if ctx.semantics.discretization == "euler":
-        a, b = 1.0 - h, h
-        if np.any(a < 0):
-            ctx.diagnostics.warn(
-                "euler-unstable", f"dt = {ctx.dt:g} s exceeds the time constant (min {float(np.min(tau)):g} s): "
-                f"the Euler decay 1 - dt/tau = {float(np.min(a)):.3g} is negative and the state oscillates",
-                node=ctx.node, field=field, stage="sim")
-    else:
-        a = np.exp(-h)
-        b = -np.expm1(-h)
+    a, b = ctx.semantics.decay(tau)
+    if np.any(a < 0):
+        ctx.diagnostics.warn(
+            "euler-unstable", f"dt = {ctx.dt:g} s exceeds the time constant (min {float(np.min(tau)):g} s): "
+            f"the Euler decay 1 - dt/tau = {float(np.min(a)):.3g} is negative and the state oscillates",
+            node=ctx.node, field=field, stage="sim")
     return a, b
 
 
