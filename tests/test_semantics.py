@@ -212,7 +212,8 @@ def test_decay_and_delay_steps_helpers():
     from nircc.semantics import decay, delay_steps
 
     a, b = decay([0.01, 0.002], 1e-3, "euler")
-    np.testing.assert_allclose(a, [0.9, 0.5], rtol=1e-15) and np.testing.assert_allclose(b, [0.1, 0.5], rtol=1e-15)
+    np.testing.assert_allclose(a, [0.9, 0.5], rtol=1e-15)
+    np.testing.assert_allclose(b, [0.1, 0.5], rtol=1e-15)
     a, b = Semantics(dt=1e-3, discretization="exact").decay(0.01)
     assert a == math.exp(-0.1) and b == -math.expm1(-0.1)
     with pytest.raises(ValueError, match="needs dt"):
