@@ -17,18 +17,15 @@ options, spike counts per output) is printed; diagnostics go to stderr.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import zipfile
 from typing import Any
 
 import numpy as np
 
-from ..errors import NirccError
-from ..ir import Graph, load
-from ..semantics import CHOICES, PRESETS, Semantics
+from ..ir import load
 from ..sim import SimResult, simulate
-from ..util import atomic_path, dumps
+from ..util import dumps, save_npz
+from ._common import add_semantics_args, read_inputs, semantics_from_args
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -41,30 +38,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write outputs (and recorded states) to this .npz")
     p.add_argument("--record", nargs="*", metavar="NODE",
                    help="also record per-step states: of the named nodes, or of every node if none is named")
-    p.add_argument("--dt", type=float, help="time step in seconds (default: detected from the file, else 1e-3)")
-    p.add_argument("--semantics", choices=sorted(PRESETS), help="start from a framework's conventions")
-    for name, values in CHOICES.items():
-        p.add_argument("--" + name.replace("_", "-"), choices=values, dest=name,
-                       help=f"override the preset ({' | '.join(values)}; NIR default {values[0]})")
-    p.add_argument("--strict", action="store_true", help="treat every repair of the reader as an error")
+    add_semantics_args(p)
     return p
-
-
-def _read_inputs(path: str, g: Graph) -> Any:
-    """The arrays of an .npy / .npz file (never unpickled)."""
-    if not os.path.exists(path):
-        raise NirccError(f"input file {path!r} does not exist", field="input")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile) as e:
-        raise NirccError(f"cannot read input file {path!r}: {e}", field="input") from None
-    if isinstance(data, np.ndarray):
-        return data
-    with data:
-        arrays = {k: data[k] for k in data.files}
-    if len(arrays) == 1 and len(g.inputs) == 1 and g.inputs[0] not in arrays:
-        return next(iter(arrays.values()))
-    return arrays
 
 
 def result_arrays(res: SimResult) -> dict[str, np.ndarray]:
@@ -79,16 +54,13 @@ def result_arrays(res: SimResult) -> dict[str, np.ndarray]:
 
 
 def write_result(path: str, res: SimResult) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **result_arrays(res))
+    save_npz(path, result_arrays(res))
 
 
 def run(args: argparse.Namespace) -> int:
     g = load(args.model, strict=args.strict)
-    options = {name: getattr(args, name) for name in CHOICES}
-    sem = Semantics.from_options(args.semantics, dt=args.dt, **options)
-    inputs = _read_inputs(args.input, g)
+    sem = semantics_from_args(args)
+    inputs = read_inputs(args.input, g)
     record: Any = False if args.record is None else (args.record or True)
     res = simulate(g, inputs, semantics=sem, record=record)
     for d in [d for d in g.diagnostics if d.level == "warning"] + list(res.diagnostics):
