@@ -1,0 +1,331 @@
+"""LoihiEmulator against Lava's own CPU fixed-point models, bit for bit.
+
+Lava (lava-nc 0.10.0) needs Python < 3.11, so it runs in a separate interpreter: the
+script :data:`RUNNER` builds, for a ``nircc.loihi/1`` program, the Lava processes netx
+would build (``RingBuffer`` -> ``Dense`` / ``DelayDense`` / ``Conv`` -> ``LIF``, recurrent
+``Dense`` back into the LIF, flatten as ``transpose([2, 1, 0]).flatten()``, conv kernels
+flipped into Lava's ``(C_out, W, H, C_in)`` convolution, no sign mode passed: netx passes
+none), runs ``Loihi2SimCfg(select_tag="fixed_pt")`` (``PyLifModelBitAcc``,
+``PyDenseModelBitAcc``, ``PyDelayDenseModelBitAcc``, ``PyConvModelFixed``) one sample at a
+time and records ``u``, ``v`` and ``s_out`` of every LIF with ``Monitor``.
+
+:data:`CASES` covers every layer kind and path of the emulator: dense chains in all sign
+modes, ``num_weight_bits`` 3..8 and ``weight_exp`` -3..1; recurrent layers; per-synapse
+delays (also on the recurrent synapse); strided, padded, dilated and grouped convolutions
+with a flatten into a dense layer; an input layer with neurons fed int32 currents; graded
+input into dense and conv layers; and an overflow case (``u`` beyond 24 bits, ``v``
+saturating at both ends).  Every case is generated from a fixed seed.
+
+Without Lava, :data:`DIGESTS` holds the SHA-256 of Lava's recorded traces for every case
+(taken with lava-nc 0.10.0, Python 3.10.13, numpy 1.26.4), and the emulator's traces must
+hash the same.  With ``NIRCC_LAVA_PYTHON`` pointing to a Python that imports lava (e.g. a
+``python3.10 -m venv`` with ``pip install lava-nc``), the slow test runs Lava live and
+compares the arrays; ``NIRCC_LAVA_PYTHON=... python tests/test_loihi_lava.py`` prints a
+fresh :data:`DIGESTS`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nircc.backends.loihi.emulator import LoihiEmulator
+from nircc.backends.loihi.program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer,
+                                          LoihiProgram, Synapse, determine_sign_mode, effective_weights)
+from nircc.util import dumps
+
+LAVA_PYTHON = os.environ.get("NIRCC_LAVA_PYTHON")
+
+RUNNER = r'''
+import json, sys
+import numpy as np
+from lava.magma.core.run_conditions import RunSteps
+from lava.magma.core.run_configs import Loihi2SimCfg
+from lava.proc.conv.process import Conv
+from lava.proc.dense.process import Dense, DelayDense
+from lava.proc.io.source import RingBuffer
+from lava.proc.lif.process import LIF
+from lava.proc.monitor.process import Monitor
+
+
+def lif(name, neu, shape):
+    bias = np.asarray(neu["bias_mant"])
+    if len(shape) == 3:
+        bias = bias.reshape(shape).transpose(2, 1, 0)
+    return LIF(shape=tuple(shape[::-1]), du=neu["du"], dv=neu["dv"], vth=neu["vth"], bias_mant=bias,
+               bias_exp=neu["bias_exp"], name=name)
+
+
+def dense(syn, nmb):
+    w = np.asarray(syn["weights"], dtype=np.int64).reshape(syn["weights_shape"])
+    kw = dict(weights=w, weight_exp=syn["weight_exp"], num_weight_bits=syn["num_weight_bits"], num_message_bits=nmb)
+    if syn["delays"] is None:
+        return Dense(**kw)
+    return DelayDense(delays=np.asarray(syn["delays"], dtype=int).reshape(w.shape), max_delay=62, **kw)
+
+
+def run_one(prog, x):
+    T = x.shape[0]
+    layers = prog["layers"]
+    in_shape = layers[0]["shape"]
+    data = x.T if len(in_shape) == 1 else x.reshape((T, *in_shape)).transpose(3, 2, 1, 0)
+    src, flatten_next = RingBuffer(data=data.astype(np.int32)).s_out, False
+    nmb = prog["input_message_bits"] if layers[0]["neurons"] is None else 0
+    lifs = []
+    for lay in layers:
+        kind = lay["kind"]
+        if kind == "input" and lay["neurons"] is not None:
+            p = lif(lay["name"], lay["neurons"], in_shape)
+            src.connect(p.a_in)
+        elif kind == "flatten":
+            flatten_next = True
+            continue
+        elif kind in ("dense", "dense_rec"):
+            syn = dense(lay["synapse"], nmb)
+            (src.transpose([2, 1, 0]).flatten() if flatten_next else src).connect(syn.s_in)
+            flatten_next = False
+            p = lif(lay["name"], lay["neurons"], (len(lay["neurons"]["bias_mant"]),))
+            syn.a_out.connect(p.a_in)
+            if lay["synapse_rec"] is not None:
+                rec = dense(lay["synapse_rec"], nmb)
+                p.s_out.connect(rec.s_in)
+                rec.a_out.connect(p.a_in)
+        elif kind == "conv":
+            w = np.asarray(lay["weights"], dtype=np.int64).reshape(lay["weights_shape"])
+            c, h, wd = lay["in_shape"]
+            conv = Conv(weight=w[:, :, ::-1, ::-1].transpose(0, 3, 2, 1), input_shape=(wd, h, c),
+                        stride=tuple(lay["stride"][::-1]), padding=tuple(lay["padding"][::-1]),
+                        dilation=tuple(lay["dilation"][::-1]), groups=lay["groups"], num_message_bits=nmb)
+            src.connect(conv.s_in)
+            p = lif(lay["name"], lay["neurons"], tuple(conv.output_shape[::-1]))
+            conv.a_out.connect(p.a_in)
+        else:
+            continue
+        src = p.s_out
+        lifs.append(p)
+        nmb = 0
+    mons = []
+    for p in lifs:
+        mons.append({})
+        for var in ("u", "v", "s_out"):
+            mons[-1][var] = Monitor()
+            mons[-1][var].probe(getattr(p, var), T)
+    lifs[0].run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    res = {}
+    for p, ms in zip(lifs, mons):
+        for var, m in ms.items():
+            a = np.asarray(m.get_data()[p.name][var])
+            if a.ndim == 4:
+                a = a.transpose(0, 3, 2, 1)
+            res[p.name + "|" + var] = a.reshape(T, -1).astype(np.int64)
+    lifs[0].stop()
+    return res
+
+
+prog = json.load(open(sys.argv[1]))
+x = np.load(sys.argv[2], allow_pickle=False)["x"]
+per = [run_one(prog, x[:, b]) for b in range(x.shape[1])]
+np.savez(sys.argv[3], **{k: np.stack([r[k] for r in per], axis=1) for k in per[0]})
+'''
+
+
+# ---------------------------------------------------------------------- the cases
+def _weights(rng: np.random.Generator, shape: tuple, mode: str, nwb: int) -> np.ndarray:
+    """Random weights that Lava's clip and truncate leave unchanged, in ``mode`` and in the
+    mode Lava picks itself."""
+    lo, hi = {"mixed": (-256, 255), "excitatory": (0, 255), "inhibitory": (-255, 0)}[mode]
+    w = rng.integers(lo, hi + 1, size=shape)
+    w[rng.random(shape) < 0.3] = 0
+    for _ in range(3):
+        w = effective_weights(effective_weights(w, mode, nwb), determine_sign_mode(w), nwb)
+    return w
+
+
+def _neurons(rng: np.random.Generator, n: int, vth_hi: int = 400) -> CubaNeurons:
+    return CubaNeurons(du=int((0, 400, 2048, 4095)[rng.integers(4)]), dv=int((0, 163, 1000, 4095)[rng.integers(4)]),
+                       vth=int(rng.integers(1, vth_hi)), bias_mant=rng.integers(-20, 100, n),
+                       bias_exp=int(rng.integers(0, 8)))
+
+
+def _synapse(rng: np.random.Generator, n_out: int, n_in: int, delays: bool = False, mode: str = "") -> Synapse:
+    mode = mode or ("mixed", "excitatory", "inhibitory", "mixed")[rng.integers(4)]
+    nwb = int(rng.integers(3, 9))
+    return Synapse(_weights(rng, (n_out, n_in), mode, nwb), weight_exp=int(rng.integers(-3, 2)), num_weight_bits=nwb,
+                   sign_mode=mode, delays=rng.integers(0, 6, (n_out, n_in)) if delays else None)
+
+
+def make_case(kind: str, seed: int) -> tuple[LoihiProgram, np.ndarray]:
+    """A program of ``kind`` and its input ``[60, 2, N_in]`` from ``seed``."""
+    rng = np.random.default_rng([KINDS.index(kind), seed])
+    T, B = 60, 2
+    if kind == "chain":
+        p = LoihiProgram([InputLayer("in", (12,)), DenseLayer("h1", _synapse(rng, 10, 12), _neurons(rng, 10)),
+                          DenseLayer("h2", _synapse(rng, 8, 10, mode="mixed"), _neurons(rng, 8))])
+        x = rng.random((T, B, 12)) < 0.3
+    elif kind == "rec":
+        p = LoihiProgram([InputLayer("in", (8,)),
+                          DenseLayer("r", _synapse(rng, 10, 8, mode="excitatory"), _neurons(rng, 10),
+                                     synapse_rec=_synapse(rng, 10, 10, mode="mixed")),
+                          DenseLayer("o", _synapse(rng, 6, 10), _neurons(rng, 6))])
+        x = rng.random((T, B, 8)) < 0.3
+    elif kind == "delay":
+        p = LoihiProgram([InputLayer("in", (6,)),
+                          DenseLayer("d", _synapse(rng, 8, 6, delays=True, mode="excitatory"), _neurons(rng, 8)),
+                          DenseLayer("dr", _synapse(rng, 5, 8, delays=True), _neurons(rng, 5),
+                                     synapse_rec=_synapse(rng, 5, 5, delays=True))])
+        x = rng.random((T, B, 6)) < 0.3
+    elif kind == "conv":
+        c1 = ConvLayer("c1", (2, 7, 6), _weights(rng, (4, 2, 3, 3), "mixed", 7), _neurons(rng, 4 * 7 * 2, 100),
+                       stride=(1, 2), padding=(1, 0), num_weight_bits=7)
+        c2 = ConvLayer("c2", (4, 7, 2), _weights(rng, (6, 2, 2, 2), "excitatory", 8), _neurons(rng, 6 * 5 * 1, 40),
+                       dilation=(2, 1), groups=2, sign_mode="excitatory")
+        p = LoihiProgram([InputLayer("in", (2, 7, 6)), c1, c2, FlattenLayer("fl"),
+                          DenseLayer("fc", _synapse(rng, 5, 30, mode="excitatory"), _neurons(rng, 5, 40))])
+        x = rng.random((T, B, 84)) < 0.4
+    elif kind == "input_neurons":
+        p = LoihiProgram([InputLayer("in", (10,), _neurons(rng, 10, 100)),
+                          DenseLayer("h", _synapse(rng, 7, 10), _neurons(rng, 7))])
+        x = rng.integers(-3000, 9000, (T, B, 10))
+    elif kind == "graded":
+        p = LoihiProgram([InputLayer("in", (9,)), DenseLayer("h", _synapse(rng, 7, 9), _neurons(rng, 7, 3000)),
+                          DenseLayer("o", _synapse(rng, 4, 7, delays=True), _neurons(rng, 4))], input_message_bits=8)
+        x = rng.integers(-128, 128, (T, B, 9))
+    elif kind == "conv_graded":
+        c1 = ConvLayer("c1", (1, 5, 5), _weights(rng, (3, 1, 3, 3), "excitatory", 6), _neurons(rng, 27, 3000),
+                       padding=(1, 1), stride=(2, 2), num_weight_bits=6, sign_mode="excitatory")
+        p = LoihiProgram([InputLayer("in", (1, 5, 5)), c1], input_message_bits=6)
+        x = rng.integers(-32, 32, (T, B, 25))
+    else:   # overflow: u far beyond 24 bits (Lava's single conditional wrap), v saturating both ways
+        p = LoihiProgram([
+            InputLayer("in", (20,)),
+            DenseLayer("pos", Synapse(np.full((6, 20), 254), weight_exp=7, num_weight_bits=7, sign_mode="excitatory"),
+                       CubaNeurons(du=int(rng.integers(50, 150)), dv=10, vth=131071, bias_mant=np.zeros(6))),
+            DenseLayer("neg", Synapse(np.full((5, 6), -255), weight_exp=7, num_weight_bits=8, sign_mode="inhibitory"),
+                       CubaNeurons(du=0, dv=0, vth=5, bias_mant=np.full(5, 4095), bias_exp=7))])
+        x = rng.random((T, B, 20)) < 0.9
+    p.validate()
+    return p, np.asarray(x).astype(np.int64)
+
+
+KINDS = ("chain", "rec", "delay", "conv", "input_neurons", "graded", "conv_graded", "overflow")
+#: three seeds per kind, the first ones in which every layer spikes on some steps and not on all
+SEEDS = {"chain": (0, 2, 4), "rec": (0, 1, 2), "delay": (0, 1, 2), "conv": (0, 1, 2), "input_neurons": (1, 2, 5),
+         "graded": (0, 2, 3), "conv_graded": (0, 1, 2), "overflow": (0, 1, 2)}
+CASES = [(kind, seed) for kind in KINDS for seed in SEEDS[kind]]
+
+
+def program_digest(p: LoihiProgram, x: np.ndarray) -> str:
+    d = p.to_dict()
+    d.pop("nircc_version")
+    return hashlib.sha256(dumps(d).encode() + x.astype("<i8").tobytes()).hexdigest()[:16]
+
+
+def trace_digest(p: LoihiProgram, traces: dict[str, np.ndarray]) -> str:
+    """SHA-256 of v, u and spikes of every neuron layer (``[T, B, N]`` int64)."""
+    h = hashlib.sha256()
+    for lay in p.neuron_layers():
+        for var in ("v", "u", "s_out"):
+            h.update(np.ascontiguousarray(traces[f"{lay.name}|{var}"]).astype("<i8").tobytes())
+    return h.hexdigest()[:16]
+
+
+def emulator_traces(p: LoihiProgram, x: np.ndarray) -> dict[str, np.ndarray]:
+    st = LoihiEmulator(p).run(x, record=True).states
+    out = {}
+    for lay in p.neuron_layers():
+        out[f"{lay.name}|v"], out[f"{lay.name}|u"] = st[lay.name], st[lay.name + ":u"]
+        out[f"{lay.name}|s_out"] = st[lay.name + ":spikes"]
+    return out
+
+
+def run_lava(p: LoihiProgram, x: np.ndarray, python: str, work: Path) -> dict[str, np.ndarray]:
+    (work / "runner.py").write_text(RUNNER)
+    (work / "program.json").write_text(p.to_json())
+    np.savez(work / "x.npz", x=x)
+    r = subprocess.run([python, str(work / "runner.py"), str(work / "program.json"), str(work / "x.npz"),
+                        str(work / "lava.npz")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-4000:]
+    with np.load(work / "lava.npz", allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+#: (program digest, Lava trace digest) per case: lava-nc 0.10.0, Python 3.10.13, numpy 1.26.4.
+DIGESTS: dict[tuple[str, int], tuple[str, str]] = {
+    ('chain', 0): ('978bde2041f81abd', '479f3bdde2f5e516'),
+    ('chain', 2): ('fd63755e8d73e375', '13b0f7c8b28e6df3'),
+    ('chain', 4): ('a5de5b021d4bc84d', 'd970b9f2c1f6f73b'),
+    ('rec', 0): ('4bdaca0de603a79d', '6a8c9e81bdbc7914'),
+    ('rec', 1): ('d423441bdb826bac', 'fd5a5900cd38b2eb'),
+    ('rec', 2): ('5fbfa87eb95648ac', '81e6cd51b6a1ee40'),
+    ('delay', 0): ('d211027bbce91c67', '3f297c5cafee17c9'),
+    ('delay', 1): ('b4e3f9f5028be298', 'ecd52a8962200f4e'),
+    ('delay', 2): ('ee0ab3be4142b9bc', '26a9a836764012bf'),
+    ('conv', 0): ('2f6a3340363a67bf', '159f3c41de7470f9'),
+    ('conv', 1): ('b35decb40c70cfa1', '3ec2c09098497142'),
+    ('conv', 2): ('f4f488a4ac380df7', 'ed690c5828363f91'),
+    ('input_neurons', 1): ('1e31b4d677aeb9ad', 'd707c8005034cf9d'),
+    ('input_neurons', 2): ('0f9c95e33c7fcf5e', '5ac3b6c7641e8511'),
+    ('input_neurons', 5): ('373b82b4a006e79d', 'd6d6da4e307facd4'),
+    ('graded', 0): ('e011551d1fd0c5ae', '291718ed255ffc19'),
+    ('graded', 2): ('c4665d525f6c8a31', 'c03ea9b519194a83'),
+    ('graded', 3): ('47d158ac2fc6cf81', 'e962f11fd0cf01a2'),
+    ('conv_graded', 0): ('80b330e58f171b6a', 'f1792dd380c7eff9'),
+    ('conv_graded', 1): ('b2eaef43bd82a74a', 'b2dc966c36e396c8'),
+    ('conv_graded', 2): ('bd936e25c3a67b95', '77f5f49de1220080'),
+    ('overflow', 0): ('9436285bd4afa92a', '7b22fd10ffc1f857'),
+    ('overflow', 1): ('a786499a125167dc', 'c72737d26668798c'),
+    ('overflow', 2): ('a180a15374b66498', '05c5bee0077815f0'),
+}
+
+
+# ---------------------------------------------------------------------- tests
+@pytest.mark.parametrize("kind,seed", CASES)
+def test_emulator_reproduces_lava_traces(kind: str, seed: int) -> None:
+    p, x = make_case(kind, seed)
+    want_program, want_trace = DIGESTS[(kind, seed)]
+    assert program_digest(p, x) == want_program, \
+        "the case generator changed (numpy RNG stream?): regenerate DIGESTS with NIRCC_LAVA_PYTHON"
+    traces = emulator_traces(p, x)
+    assert trace_digest(p, traces) == want_trace
+    for lay in p.neuron_layers():          # every layer of every case takes part
+        assert 0 < traces[f"{lay.name}|s_out"].mean() < 1, lay.name
+
+
+def test_cases_reach_the_overflow_paths() -> None:
+    p, x = make_case("overflow", 0)
+    t = emulator_traces(p, x)
+    assert t["pos|u"].max() > 2 ** 24            # beyond 24 bits: Lava wraps once per step only
+    assert (t["neg|v"] == -(2 ** 23 - 1)).any()  # negative saturation
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LAVA_PYTHON, reason="set NIRCC_LAVA_PYTHON to a Python (< 3.11) with lava-nc installed")
+@pytest.mark.parametrize("kind,seed", CASES)
+def test_emulator_equals_live_lava(kind: str, seed: int, tmp_path: Path) -> None:
+    p, x = make_case(kind, seed)
+    lava = run_lava(p, x, LAVA_PYTHON, tmp_path)
+    emu = emulator_traces(p, x)
+    for key, want in lava.items():
+        got = emu[key].astype(np.int64)
+        if not np.array_equal(got, want):
+            i = tuple(np.argwhere(got != want)[0])
+            pytest.fail(f"{key} differs first at [t, b, n] = {list(i)}: Lava {want[i]}, emulator {got[i]}")
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    if not LAVA_PYTHON:
+        sys.exit("set NIRCC_LAVA_PYTHON")
+    print("DIGESTS = {")
+    for kind, seed in CASES:
+        p, x = make_case(kind, seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            traces = run_lava(p, x, LAVA_PYTHON, Path(tmp))
+        print(f"    ({kind!r}, {seed}): ({program_digest(p, x)!r}, {trace_digest(p, traces)!r}),")
+    print("}")
