@@ -45,33 +45,47 @@ Recorded states are taken after step 5, exactly xylosim's recordings.
 
 How it is computed
 ------------------
-*Delivery* is a matrix product per step: the stacked counts ``[B, N_in + N_hid]`` times
-the effective weights split into their positive and negative parts, in float32 (BLAS),
-only over the pre-neurons that have events in some batch element.  Every product is an
-integer below 2^20 and, when ``I + P <= 32767`` and ``I + N >= -32768`` (``P``/``N`` the
-sums of positive/negative contributions), every partial sum in any order is inside int16,
-so no add saturates and ``I + P + N`` is exact: ``P`` and ``N`` are sums of same-sign
-terms, exact while below 2^24 and far above the test's bounds otherwise (relative error
-below 10^-4), so the test is decisive.  The synaptic states that fail it are computed by
-the exact sequential rule: their contributions ``a_1..a_L`` (column order = delivery
-order) give the clamped walk ``x_k = clip(x_{k-1} + a_k, -32768, 32767)`` in closed form
-(Kruk, Lehoczky, Ramanan, Shreve 2007, the Skorokhod map on ``[0, A]``, ``A = 65535``)::
+*Delivery* runs in two phases per step, inputs then hidden spikes (the delivery order).
+Per phase, each synaptic state gets ``P`` and ``N``, the sums of its positive and of its
+negative contributions, from a float32 matrix product with the effective weights split
+into positive and negative parts (BLAS; input phase always, hidden phase over the
+neurons that fired in some sample), or, when few hidden neurons fired, from an
+event-driven scatter of their fan-out entries (``np.bincount`` in float64).  Every
+contribution is an integer below 2^20, and ``P``/``N`` are sums of same-sign terms:
+exact below 2^24, and far above the bounds below otherwise (relative error < 10^-4).
+When ``I + P <= 32767`` and ``I + N >= -32768`` every partial sum, in any order, is
+inside int16, no add saturates and the result is ``I + P + N``.  The states that fail
+this test take the exact sequential rule: their contributions ``a_1..a_L`` (the column's
+nonzero weights in pre order times the pre-neuron's count; ``n`` same-sign events of one
+pre-neuron are one contribution ``n * w_eff``, since saturating adds of one sign compose
+to one saturation) define the clamped walk ``x_k = clip(x_{k-1} + a_k, L, H)``
+(``L = -32768``, ``H = 32767``).  With prefix sums ``psi_k = x_0 + a_1 + ... + a_k``:
 
-    psi_k = x_0 + 32768 + a_1 + ... + a_k            (k = 0..L)
-    m_s   = min(psi_s, ..., psi_L)                    (suffix minimum)
-    x_L   = psi_L - max(min(0, m_0), max_s min(psi_s - A, m_s)) - 32768
+* if the walk cannot reach ``L`` (``I + N >= L``): ``x_L = psi_L - max(0, max_k psi_k - H)``;
+* if it cannot reach ``H``: ``x_L = psi_L - min(0, min_k psi_k - L)``;
+* otherwise (both bounds reachable in one step; rare) the two-sided Skorokhod map on
+  ``[0, A]`` (Kruk, Lehoczky, Ramanan, Shreve 2007), ``A = H - L``, with
+  ``phi_k = psi_k - L`` and suffix minima ``m_s = min(phi_s, ..., phi_L)``::
 
-which is a cumulative sum, a reversed cumulative minimum and two reductions, vectorized
-over the failing states (grouped by padded length): no loop over pre-neurons.  ``n``
-repeated same-sign events of one pre-neuron are one contribution ``n * w_eff``
-(saturating adds of one sign compose to one saturation).
+      x_L = phi_L - max(min(0, m_0), max_s min(phi_s - A, m_s)) + L
+
+The contributions of the failing states are gathered position-major
+(``[position, state]``, states grouped by the padded length of their column) and the
+prefix sums taken by a loop over positions, each one vector add over the states: the
+loop is bounded by the longest column (at most ``N_in`` or ``N_hid`` positions) and runs
+only on this slow path; numpy's ``cumsum`` along that axis is several times slower.
 
 *Neurons* are updated with whole-array integer operations over ``[B, N_hid + N_out]``;
-``threshold > 0`` uses ``k = min(V // threshold, max - n)``, ``threshold <= 0`` (rare)
-runs the loop of step 4 vectorized over those neurons (at most 31 iterations).  Aliases
-are resolved level by level: a target's level is one more than the highest level of its
-lower-index sources, so each level is vectorized and the number of levels is the
-longest chain of increasing-index aliases.
+``threshold > 0`` uses ``k = min(floor(V / threshold), max - n)`` (float64 true
+division: exact for |V|, threshold < 2^15), ``threshold <= 0`` (rare) runs the loop of
+step 4 vectorized over those neurons (at most 31 iterations).  Aliases are resolved
+level by level: a target's level is one more than the highest level of its lower-index
+sources, so each level is vectorized and the number of levels is the longest chain of
+increasing-index aliases.
+
+Speed: one step costs a few dozen numpy calls plus the products; BLAS threads are
+whatever numpy is configured with (``OPENBLAS_NUM_THREADS``); on a machine whose cores
+are busy, one thread is faster.  ``benchmarks/bench_xylo.py`` compares with xylosim.
 
 Inputs and outputs
 ------------------
@@ -136,6 +150,29 @@ def _decay_inplace(x: np.ndarray, dash: np.ndarray, one_shl: np.ndarray) -> None
     x -= small_pos
 
 
+class _Columns:
+    """One delivery phase's synaptic-state columns for the exact saturating rule: per
+    column its nonzero pre rows (ascending = delivery order) and effective weights,
+    position-major (``[position, column]``), padded with weight 0; each column belongs to
+    a bucket of padded length (its length rounded up, 4 steps per octave)."""
+
+    def __init__(self, w: np.ndarray) -> None:
+        nz = w != 0
+        lens = nz.sum(axis=0).astype(np.int64)
+        width = max(int(lens.max()) if lens.size else 0, 1)
+        self.rows = np.zeros((width, w.shape[1]), np.int64)
+        self.weights = np.zeros((width, w.shape[1]), np.int32)
+        cols, pres = np.nonzero(nz.T)              # ascending column, then ascending pre row
+        pos = np.arange(cols.size) - np.repeat(np.cumsum(lens) - lens, lens)
+        self.rows[pos, cols] = pres
+        self.weights[pos, cols] = w[pres, cols]
+        octave = np.floor(np.log2(np.maximum(lens, 1))).astype(np.int64)
+        step = np.maximum(4, 1 << np.maximum(octave - 2, 0))
+        bucket = np.minimum(-(-np.maximum(lens, 1) // step) * step, width)
+        self.bucket_len, rank = np.unique(bucket, return_inverse=True)
+        self.rank = rank.astype(np.uint16)
+
+
 class XyloEmulator(Emulator):
     """The chip's update (module docstring) for one program, bit-exact with xylosim."""
 
@@ -171,7 +208,8 @@ class XyloEmulator(Emulator):
         self._w_in_split = np.ascontiguousarray(split[:n_in])
         self._w_hid_split = np.ascontiguousarray(split[n_in:])
         self._build_rows(w[n_in:])
-        self._build_columns(w)
+        self._cols_in = _Columns(w[:n_in])
+        self._cols_hid = _Columns(w[n_in:])
 
         dash_i = [p.dash_syn, p.dash_syn_out] + ([p.dash_syn2] if self.n_syn == 2 else [])
         self._dash_i = np.concatenate(dash_i).astype(np.int32)
@@ -200,23 +238,6 @@ class XyloEmulator(Emulator):
         vals = w_hid[rows, cols]
         self._row_target = (cols + self.n_cols * (vals < 0)).astype(np.int64)
         self._row_val = vals.astype(np.float64)
-
-    def _build_columns(self, w: np.ndarray) -> None:
-        """Per synaptic-state column, its nonzero pre rows in delivery order, padded to a
-        bucket length (lengths rounded up, 4 steps per octave; zero weight as padding)."""
-        nz = w != 0
-        lens = nz.sum(axis=0).astype(np.int64)
-        width = max(int(lens.max()) if lens.size else 0, 1)
-        rows = np.zeros((self.n_cols, width), np.int32)
-        wts = np.zeros((self.n_cols, width), np.int32)
-        cols, pres = np.nonzero(nz.T)              # ascending column, then ascending pre row
-        pos = np.arange(cols.size) - np.repeat(np.cumsum(lens) - lens, lens)
-        rows[cols, pos] = pres
-        wts[cols, pos] = w[pres, cols]
-        self._col_rows, self._col_w = rows, wts
-        octave = np.floor(np.log2(np.maximum(lens, 1))).astype(np.int64)
-        step = np.maximum(4, 1 << np.maximum(octave - 2, 0))
-        self._col_bucket = np.minimum(-(-np.maximum(lens, 1) // step) * step, width)
 
     def _build_aliases(self) -> None:
         """Alias levels (see the module docstring) as one-hot summation matrices (float32:
@@ -248,88 +269,120 @@ class XyloEmulator(Emulator):
         return targets, srcs, onehot
 
     # ------------------------------------------------------------------ delivery
-    def _deliver(self, syn: np.ndarray, counts: np.ndarray, spikes: np.ndarray, spk_b: np.ndarray,
-                 spk_k: np.ndarray, inputs_any: bool) -> None:
-        """Add this step's events to ``syn`` [B, n_cols] (int32, in place).
-
-        ``counts`` [B, N_in + N_hid] float32: clipped input counts, then the hidden spike
-        counts of the previous step; those are also ``spikes`` (int32 [B, N_hid]), nonzero
-        at (``spk_b``, ``spk_k``)."""
-        n_cols, n_in, n_b = self.n_cols, self.n_in, syn.shape[0]
-        both = counts[:, :n_in] @ self._w_in_split if inputs_any else None
-        if spk_b.size:
-            lens = self._row_len[spk_k]
+    def _deliver(self, syn: np.ndarray, counts: np.ndarray, spikes: np.ndarray, inputs_any: bool) -> None:
+        """Add this step's events to ``syn`` [B, n_cols] (int32, in place): the input events
+        (``counts`` [B, N_in] float32, clipped), then the hidden spikes of the previous step
+        (``spikes`` int32 [B, N_hid], also as float32 in ``counts[:, N_in:]``).  Each phase
+        is [positive sums | negative sums] per state; when even the sum of both phases'
+        extremes keeps every state inside int16, both are added at once."""
+        n_in, n_b, n_cols = self.n_in, syn.shape[0], self.n_cols
+        inp = counts[:, :n_in] @ self._w_in_split if inputs_any else None
+        hid = None
+        firing = spikes != 0
+        pairs = np.flatnonzero(firing)
+        if pairs.size:
+            pre = pairs % self.n_hid
+            lens = self._row_len[pre]
             n_events = int(lens.sum())
-            if n_events * self.SPARSE_COST < n_b * min(spk_b.size, self.n_hid) * 2 * n_cols:
-                hid = self._events(spk_b, spk_k, lens, n_events, spikes, n_b)
+            if n_events * self.SPARSE_COST < n_b * min(pairs.size, self.n_hid) * 2 * n_cols:
+                hid = self._events(pairs, pre, lens, n_events, spikes, n_b)
             else:
-                active = np.flatnonzero(spikes.any(axis=0))
+                active = np.flatnonzero(firing.any(axis=0))
                 if active.size * 2 > self.n_hid:
                     hid = counts[:, n_in:] @ self._w_hid_split
                 else:
                     hid = counts[:, n_in + active] @ self._w_hid_split[active]
-            if both is None:
-                both = hid
-            else:
-                both += hid
-        if both is None:
+        if inp is None or hid is None:
+            if inp is not None:
+                self._add(syn, inp, counts[:, :n_in], self._cols_in)
+            elif hid is not None:
+                self._add(syn, hid, counts[:, n_in:], self._cols_hid)
             return
+        top = syn.max() + inp[:, :n_cols].max() + hid[:, :n_cols].max()
+        bottom = syn.min() + inp[:, n_cols:].min() + hid[:, n_cols:].min()
+        if top <= I16_MAX and bottom >= I16_MIN:
+            inp += hid
+            np.add(inp[:, :n_cols], inp[:, n_cols:], out=inp[:, :n_cols])
+            syn += inp[:, :n_cols].astype(np.int32)
+            return
+        self._add(syn, inp, counts[:, :n_in], self._cols_in)
+        self._add(syn, hid, counts[:, n_in:], self._cols_hid)
+
+    def _add(self, syn: np.ndarray, both: np.ndarray, counts: np.ndarray, table: _Columns) -> None:
+        """Add one phase's contributions, given as ``both`` = [positive sums | negative
+        sums] per state, with int16 saturation after every pre-neuron (module docstring)."""
+        n_cols = self.n_cols
         pos, neg = both[:, :n_cols], both[:, n_cols:]
         if syn.max() + pos.max() <= I16_MAX and syn.min() + neg.min() >= I16_MIN:
             np.add(pos, neg, out=pos)
-            np.add(syn, pos, out=syn, casting="unsafe")
+            syn += pos.astype(np.int32)
             return
         synf = syn.astype(np.float32)
         no_top = synf + pos <= I16_MAX
         no_bottom = synf + neg >= I16_MIN
         bad = np.flatnonzero(~(no_top & no_bottom))
+        x0 = syn.reshape(-1)[bad]
         np.add(pos, neg, out=pos)
-        np.add(syn, pos, out=syn, casting="unsafe")
-        flat = syn.reshape(-1)
-        bad_b, bad_c = np.divmod(bad, n_cols)
-        flat[bad] = self._saturating(flat[bad] - pos.reshape(-1)[bad].astype(np.int32), bad_b, bad_c,
-                                     counts.astype(np.int32), no_bottom.reshape(-1)[bad],
-                                     no_top.reshape(-1)[bad])
+        syn += pos.astype(np.int32)
+        bad_b = bad // n_cols
+        syn.reshape(-1)[bad] = self._saturating(x0, bad_b, bad - bad_b * n_cols, counts.astype(np.int32),
+                                                no_bottom.reshape(-1)[bad], no_top.reshape(-1)[bad], table)
 
-    def _events(self, spk_b: np.ndarray, spk_k: np.ndarray, lens: np.ndarray, n_events: int,
+    def _events(self, pairs: np.ndarray, pre: np.ndarray, lens: np.ndarray, n_events: int,
                 spikes: np.ndarray, n_b: int) -> np.ndarray:
-        """Event-driven hidden delivery: [B, 2 n_cols] float32 sums of the positive and the
-        negative contributions (accumulated in float64: exact)."""
+        """Event-driven hidden delivery of the firing (sample, neuron) ``pairs`` (flat
+        indices into ``spikes``; ``pre`` the neurons, ``lens`` their fan-out entries):
+        [B, 2 n_cols] float32 sums of the positive and the negative contributions
+        (accumulated in float64: exact; float32 is exact below 2^24, see the module docstring)."""
         width = 2 * self.n_cols
         first = np.cumsum(lens) - lens
-        idx = np.repeat(self._row_ptr[spk_k] - first, lens) + np.arange(n_events)
-        target = np.repeat(spk_b * width, lens) + self._row_target[idx]
-        value = np.repeat(spikes[spk_b, spk_k].astype(np.float64), lens) * self._row_val[idx]
+        idx = np.repeat(self._row_ptr[pre] - first, lens) + np.arange(n_events)
+        target = np.repeat((pairs // self.n_hid) * width, lens) + self._row_target[idx]
+        value = np.repeat(spikes.reshape(-1)[pairs].astype(np.float64), lens) * self._row_val[idx]
         return np.bincount(target, weights=value, minlength=n_b * width).astype(np.float32).reshape(n_b, width)
 
     def _saturating(self, x0: np.ndarray, bs: np.ndarray, cs: np.ndarray, counts: np.ndarray,
-                    no_bottom: np.ndarray, no_top: np.ndarray) -> np.ndarray:
+                    no_bottom: np.ndarray, no_top: np.ndarray, table: _Columns) -> np.ndarray:
         """Exact sequential saturating delivery for the states (bs, cs) starting at x0
         (module docstring).  ``no_bottom`` / ``no_top``: the state provably never reaches
         the lower / upper bound, so the one-sided form ``x = psi_L - max(0, max psi - H)``
-        or ``psi_L - min(0, min psi - L)`` applies; otherwise the two-sided one."""
+        or ``psi_L - min(0, min psi - L)`` applies; otherwise the two-sided one.
+
+        The contributions are gathered position-major (``[position, state]``) and summed
+        by a loop over positions, each one vector add over the states: bounded by the
+        longest column of the phase (at most N_in or N_hid positions) and several times
+        faster than ``np.cumsum`` along that axis."""
         out = np.empty(x0.shape, np.int32)
-        buckets = self._col_bucket[cs]
-        for length in np.unique(buckets):
-            sel = np.flatnonzero(buckets == length)
+        ranks = table.rank[cs]
+        order = np.argsort(ranks, kind="stable")      # radix sort of small integers
+        sizes = np.bincount(ranks, minlength=table.bucket_len.size)
+        stops = np.cumsum(sizes)
+        flat = counts.reshape(-1)
+        n_pre = counts.shape[1]
+        for r in np.flatnonzero(sizes):
+            length = int(table.bucket_len[r])
+            sel = order[stops[r] - sizes[r]:stops[r]]
             b, c = bs[sel], cs[sel]
-            a = counts[b[:, None], self._col_rows[c, :length]]
-            a *= self._col_w[c, :length]
-            np.cumsum(a, axis=1, out=a)             # |sums| <= 1016 * 31 * 32768 < 2^31
+            idx = np.take(table.rows[:length], c, axis=1)    # C order, [position, state]
+            idx += b * n_pre
+            a = flat.take(idx)
+            a *= np.take(table.weights[:length], c, axis=1)
+            for k in range(1, length):             # prefix sums; |sums| < 1016 * 31 * 32768 < 2^31
+                a[k] += a[k - 1]
             x = x0[sel]
-            res = x + a[:, -1]
+            res = x + a[-1]
             up, down = no_bottom[sel], no_top[sel]
-            over = x + a.max(axis=1) - I16_MAX
+            over = x + a.max(axis=0) - I16_MAX
             np.clip(over, 0, None, out=over)
             over *= up
             res -= over
-            under = x + a.min(axis=1) - I16_MIN
+            under = x + a.min(axis=0) - I16_MIN
             np.clip(under, None, 0, out=under)
             under *= down & ~up
             res -= under
             both = np.flatnonzero(~(up | down))
             if both.size:
-                res[both] = self._two_sided(x[both], a[both])
+                res[both] = self._two_sided(x[both], a[:, both].T)
             out[sel] = res
         return out
 
@@ -432,12 +485,11 @@ class XyloEmulator(Emulator):
         n_t, n_b, _ = x.shape
         n_in, n_hid, n_out, n_v = self.n_in, self.n_hid, self.n_out, self.n_v
         x_clip = np.minimum(x, self.spec.max_input_events).astype(np.float32)
-        inputs_any = x_clip.reshape(n_t, -1).any(axis=1)
+        inputs_any = x_clip.reshape(n_t, n_b * n_in).any(axis=1)
         syn = np.zeros((n_b, self.n_cols), np.int32)
         v = np.zeros((n_b, n_v), np.int32)
         counts = np.zeros((n_b, n_in + n_hid), np.float32)
         spikes = np.zeros((n_b, n_hid), np.int32)
-        spk_b = spk_k = np.zeros(0, np.int64)
         out = np.zeros((n_t, n_b, n_out), np.int32)
         rec: dict[str, np.ndarray] = {}
         if record:
@@ -447,14 +499,13 @@ class XyloEmulator(Emulator):
                    "Isyn2": np.zeros((n_t, n_b, n_hid), np.int16),
                    "Vmem_out": np.zeros((n_t, n_b, n_out), np.int16),
                    "Isyn_out": np.zeros((n_t, n_b, n_out), np.int16)}
-        for t in range(n_t):
+        for t in range(n_t if n_b else 0):
             counts[:, :n_in] = x_clip[t]
-            self._deliver(syn, counts, spikes, spk_b, spk_k, bool(inputs_any[t]))
+            self._deliver(syn, counts, spikes, bool(inputs_any[t]))
             _decay_inplace(syn, self._dash_i, self._one_i)
             self._membrane(v, syn)
             n = self._spikes(v)
             spikes = np.ascontiguousarray(n[:, :n_hid])
-            spk_b, spk_k = np.divmod(np.flatnonzero(spikes), n_hid)
             counts[:, n_in:] = spikes
             out[t] = n[:, n_hid:]
             if record:

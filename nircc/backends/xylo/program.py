@@ -361,7 +361,9 @@ class XyloProgram:
 
     # ------------------------------------------------------------------ (de)serialization
     def to_dict(self) -> dict:
-        """A JSON-able dict (arrays as ``{"dtype", "shape", "data"}``), lossless."""
+        """A JSON-able dict (arrays as ``{"dtype", "shape", "data"}``); lossless:
+        :meth:`from_dict` gives back an equal program (arrays that were assigned with a
+        non-canonical dtype come back in their canonical one when their values fit)."""
         d: dict[str, Any] = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION,
                              "nircc_version": __version__, "variant": self.variant, "dt": self.dt,
                              "bias_enable": self.bias_enable,

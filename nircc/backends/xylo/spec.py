@@ -75,6 +75,7 @@ _COMMON_SOURCES: dict[str, str] = {
     "max_alias_targets": f"{RP}/syns61201/xylo_samna.py:264 (neuron.alias_target = aliases[i][0]); "
                          f"{XS} tools.py writes one raram entry per neuron [code]",
     "n_syn_readout": "xylo.md §1 (one synaptic state per readout neuron) [doc]",
+    "has_aliases": f"xylo.md §1 (aliasing on every variant); {XS} XyloLayer aliases [code]",
 }
 
 
