@@ -23,15 +23,25 @@ Printed side by side, measured in the same run (best of a few repeats):
   logic (the floor of a per-event Python implementation);
 * ``binned``: the sinabs-compatible time-stepped emulator on the same input (dense work).
 
-Run: ``python benchmarks/bench_speck.py [--samples B] [--bins T] [--seed S]``.
+Compile time (second section), best of ``--repeat`` runs: ``nircc.compile`` of
+``examples/speck_nmnist.nir`` and of the NIR paper's ``cnn_sinabs.nir`` split into load,
+the pass pipeline (``infer_shapes``, ``canonicalize``, ``fuse_affine``) and the lowering
+(layers, quantization, core mapping, validation), then writing the artifact
+(``CompileResult.save``); next to it the time of the event emulator on one sample of the
+same 30 bins, so the ratio says how many sample-emulations a compile costs.
+
+Run: ``python benchmarks/bench_speck.py [--samples B] [--bins T] [--seed S] [--repeat R]``.
 """
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
+import nircc
 from nircc.backends.speck.emulator import BinnedEmulator, EventEmulator
 from nircc.backends.speck.program import CnnLayer, Destination, Exit, InputLayer, SpeckProgram, conv_out_shape
 
@@ -140,6 +150,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--bins", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
     prog = nmnist_program(args.seed)
@@ -194,6 +205,33 @@ def main() -> None:
         print(f"{name:28s}{t:10.3f}{n_in / t:14.3g}{n_ev / t:14.3g}{n_syn / t:14.3g}{t / t_scatter:9.1f}")
     print(f"event emulator / numpy scatter-add = {t_event / t_scatter:.1f}x, "
           f"event emulator / numpy slice loop = {t_event / t_loop:.2f}x")
+    print()
+    compile_times(raster[:, :1], args.repeat)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = {"examples/speck_nmnist.nir": {},
+          "tests/data/nir_paper/cnn_sinabs.nir": {"semantics": "sinabs"}}
+
+
+def compile_times(sample: np.ndarray, repeat: int) -> None:
+    """Compile phases of the two N-MNIST models next to one event-emulated sample."""
+    print(f"compile time, best of {repeat} ({sample.shape[0]} bins of one sample for the emulator column):")
+    print(f"{'model':38s}{'load':>8s}{'passes':>8s}{'lower':>8s}{'total':>8s}{'save':>8s}{'emulate':>9s}"
+          f"{'compile/emulate':>17s}")
+    for rel, kw in MODELS.items():
+        path = ROOT / rel
+        t_load = best_of(lambda: nircc.load(path), repeat)
+        t_total = best_of(lambda: nircc.compile(path, "speck", **kw), repeat)
+        res = nircc.compile(path, "speck", time_passes=False, **kw)
+        t_pass = sum(r.seconds for r in res.passes.log)
+        t_lower = t_total - t_load - t_pass
+        with tempfile.TemporaryDirectory() as tmp:
+            t_save = best_of(lambda: res.save(Path(tmp) / "out"), repeat)
+        emu = res.target.emulator(res.program)
+        t_emu = best_of(lambda: emu.run(sample), repeat)
+        print(f"{rel:38s}{t_load:8.3f}{t_pass:8.3f}{t_lower:8.3f}{t_total:8.3f}{t_save:8.3f}{t_emu:9.3f}"
+              f"{t_total / t_emu:17.2f}")
 
 
 if __name__ == "__main__":
