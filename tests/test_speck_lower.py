@@ -383,7 +383,8 @@ def test_lif_cubalif_rejected_at_once():
     (lambda: chain(("input", inp(1, 9, 9)), ("c", conv(np.ones((1, 1, 3, 3)), stride=3)), ("lif", if_((1, 3, 3))),
                    ("output", out(1, 3, 3))), "c", "stride", ("stride y = 3 not in [1, 2, 4, 8]",)),
     (lambda: chain(("input", inp(1, 4, 4)), ("c", conv(np.ones((1, 1, 3, 3)), padding=8)),
-                   ("lif", if_((1, 18, 18))), ("output", out(1, 18, 18))), "c", "padding", ("padding y = 8 exceeds 7",)),
+                   ("lif", if_((1, 18, 18))), ("output", out(1, 18, 18))),
+     "c", "padding", ("padding y = 8 exceeds 7",)),
     (lambda: chain(("input", inp(1, 6, 6)), ("c", conv(np.ones((1, 1, 3, 3)), dilation=2)), ("lif", if_((1, 2, 2))),
                    ("output", out(1, 2, 2))), "c", "dilation", ("dilation [2, 2]",)),
     (lambda: chain(("input", inp(1, 70, 70)), ("c", conv(np.ones((1, 1, 3, 3)))), ("lif", if_((1, 68, 68))),
@@ -414,7 +415,8 @@ def test_fan_out_beyond_two_destinations():
     for i in range(3):
         nodes[f"c{i}"], nodes[f"i{i}"], nodes[f"o{i}"] = conv(one), if_((1, 2, 2)), out(1, 2, 2)
         edges += [("a", f"c{i}"), (f"c{i}", f"i{i}"), (f"i{i}", f"o{i}")]
-    one_error(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), "a", "destinations", "3 routes", "2 destinations")
+    one_error(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), "a", "destinations", "3 routes",
+              "2 destinations")
 
 
 def test_recurrence_rejected():
