@@ -303,6 +303,19 @@ def test_cases_reach_the_overflow_paths() -> None:
     assert (t["neg|v"] == -(2 ** 23 - 1)).any()  # negative saturation
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_batch_equals_samples_one_by_one(kind: str) -> None:
+    p, x = make_case(kind, SEEDS[kind][0])
+    x = np.concatenate([x, x[::-1], np.random.default_rng(5).permutation(x, axis=0)], axis=1)      # B = 6
+    emu = LoihiEmulator(p)
+    whole = emu.run(x, record=True)
+    for b in range(x.shape[1]):
+        one = emu.run(x[:, b:b + 1], record=True)
+        for key, arr in one.states.items():
+            np.testing.assert_array_equal(whole.states[key][:, b:b + 1], arr, err_msg=f"{key}, sample {b}")
+        np.testing.assert_array_equal(whole.outputs[p.output_layer.name][:, b:b + 1], one.outputs[p.output_layer.name])
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not LAVA_PYTHON, reason="set NIRCC_LAVA_PYTHON to a Python (< 3.11) with lava-nc installed")
 @pytest.mark.parametrize("kind,seed", CASES)

@@ -598,45 +598,45 @@ def _validate_neurons(n: Any, size: Optional[int], fm: Formats, node: str, errs:
 
 
 def _validate_weights(w: Any, sign_mode: Any, nwb: Any, fm: Formats, node: str, fld: str,
-                      errs: ErrorCollector) -> bool:
-    """Sign mode, bit count and values of a weight array; False when unusable."""
-    ok = True
-    if sign_mode not in SIGN_MODES:
+                      errs: ErrorCollector) -> None:
+    """Sign mode, bit count and values of a weight array (range, then clip + truncation
+    in the declared mode and in the mode Lava picks by itself)."""
+    mode_ok = sign_mode in SIGN_MODES
+    if not mode_ok:
         errs.add(f"sign_mode {sign_mode!r} not one of {', '.join(SIGN_MODES)}", node, f"{fld}.sign_mode")
-        ok = False
-    if not _is_int(nwb) or not 1 <= nwb <= fm.weight_bits:
+    bits_ok = _is_int(nwb) and 1 <= nwb <= fm.weight_bits
+    if not bits_ok:
         errs.add(f"num_weight_bits {nwb!r} not in 1..{fm.weight_bits}", node, f"{fld}.num_weight_bits")
-        ok = False
     arr = np.asarray(w)
     if arr.dtype != np.int16:
         desc = f"{arr.dtype} spanning [{arr.min()}, {arr.max()}]" if arr.size and arr.dtype.kind in "iuf" else \
             f"{arr.dtype}"
         errs.add(f"weights must be integers in [-256, 255], got {desc}", node, f"{fld}.weights")
-        return False
-    if not ok or arr.size == 0:
-        return ok
+        return
+    if not mode_ok or arr.size == 0:
+        return
     lo, hi = fm.weight_range(sign_mode)
     bad = (arr < lo) | (arr > hi)
     if bad.any():
         idx = _first_bad(bad)
         errs.add(f"{int(bad.sum())} weights outside {sign_mode}'s [{lo}, {hi}] (clip_weights would change them); "
                  f"weight{list(idx)} = {int(arr[idx])}", node, f"{fld}.weights")
-        return True
+        return
+    if not bits_ok:
+        return
     for mode, why in ((sign_mode, f"num_weight_bits {nwb} in {sign_mode} mode"),
                       (determine_sign_mode(arr), "the sign mode Lava picks when none is passed")):
-        eff = effective_weights(arr, mode, nwb, fm) if _truncate_bits(mode, nwb, fm) >= 0 else None
-        if eff is None:
-            errs.add(f"{why} ({mode}) makes Lava truncate by a negative bit count", node, f"{fld}.num_weight_bits")
-            break
+        eff = effective_weights(arr, mode, nwb, fm)
         changed = eff != arr
         if changed.any():
             idx = _first_bad(changed)
             k = _truncate_bits(mode, nwb, fm)
-            errs.add(f"{int(changed.sum())} weights are changed by Lava's truncation ({why}, {mode}: low {k} bits "
-                     f"cleared{' of the magnitude' if mode == 'inhibitory' else ''}); weight{list(idx)} = "
+            lo_m, hi_m = fm.weight_range(mode)
+            errs.add(f"{int(changed.sum())} weights are changed by Lava's clip and truncation ({why}, {mode}: "
+                     f"clip to [{lo_m}, {hi_m}], low {k} bits cleared"
+                     f"{' of the magnitude' if mode == 'inhibitory' else ''}); weight{list(idx)} = "
                      f"{int(arr[idx])} becomes {int(eff[idx])}", node, f"{fld}.weights")
             break
-    return True
 
 
 def _validate_synapse(s: Any, n_in: Optional[int], n_out: int, fm: Formats, node: str, fld: str,

@@ -29,7 +29,7 @@ quantity           format
                    ``4096 - dv`` (``ds_offset = 1``, ``dm_offset = 0``, lif/models.py:94-95),
                    products shifted right by 12 rounding toward zero (lif/models.py:149-152)
 ``vth``            17-bit unsigned mantissa 0..131071, one per layer; effective threshold
-                   ``vth << 6`` (lif/models.py:256, 262, 273); spike when ``v > vth << 6``
+                   ``vth << 6`` (lif/models.py:257, 262, 273); spike when ``v > vth << 6``
                    (lif/models.py:278), then ``v = 0`` (lif/models.py:192)
 ``bias_mant``      13-bit signed -4096..4095 per neuron (lif/models.py:84, 254-255)
 ``bias_exp``       3-bit unsigned 0..7 (lif/models.py:85, 256); effective bias
@@ -168,7 +168,7 @@ _FORMAT_SOURCES: Mapping[str, str] = MappingProxyType({
     "decay_bits": "lif/models.py:82-83,104-105 (uint16 precision 12, decay_shift = 12)",
     "ds_offset": "lif/models.py:89-95 (ds_offset = 1, dm_offset = 0)",
     "dm_offset": "lif/models.py:89-95",
-    "vth_bits": "lif/models.py:256,262 (vth: unsigned 17-bit)",
+    "vth_bits": "lif/models.py:257,262 (vth: unsigned 17-bit)",
     "vth_shift": "lif/models.py:107,273",
     "act_shift": "lif/models.py:108,155",
     "bias_mant_bits": "lif/models.py:84,254",
@@ -258,6 +258,7 @@ class LoihiSpec:
     formats: Formats = field(default_factory=Formats)
     neuron_models: Mapping[str, NeuronModelCapacity] = field(default_factory=lambda: NEURON_MODELS)
     memory: SynapseMemoryModel = DEFAULT_MEMORY
+    chips_tag: str = "[doc]"
     chips_source: str = ""
 
     @property
@@ -274,7 +275,7 @@ class LoihiSpec:
     def table(self) -> list[tuple[str, Any, str, str]]:
         """(item, value, tag, source) rows: system, formats, neuron models, memory model."""
         rows: list[tuple[str, Any, str, str]] = [
-            ("chips", self.chips, "[doc]" if self.chips > 1 else "[code]", self.chips_source),
+            ("chips", self.chips, self.chips_tag, self.chips_source),
             ("cores_per_chip", self.cores_per_chip, "[code]",
              LAVA + "magma/compiler/subcompilers/constants.py:9 (NUM_VIRTUAL_CORES_L2 = 128); loihi.md §1"),
             ("embedded_cores_per_chip", self.embedded_cores_per_chip, "[code]",
@@ -294,7 +295,7 @@ class LoihiSpec:
 
 SPECS: Mapping[str, LoihiSpec] = MappingProxyType({s.name: s for s in (
     LoihiSpec("loihi2", "one Loihi 2 chip (Oheo Gulch single-chip system)", chips=1,
-              chips_source="one chip"),
+              chips_tag="[definition]", chips_source="the variant is one chip"),
     LoihiSpec("kapoho_point", "Kapoho Point board: 8 Loihi 2 chips", chips=8,
               chips_source="[doc] Intel Kapoho Point announcement (2022): 8 Loihi 2 chips per board; "
                            "not verified here"),
