@@ -1,10 +1,123 @@
 """SpiNNaker2 (py-spinnaker2): populations and projections of float32 LIF neurons on ARM PEs.
 
-* ``spec.py``      chip limits, the py-spinnaker2 neuron models (parameter keys, weight
-                   ranges, delays) and the per-PE memory model, with sources and tags;
-* ``program.py``   :class:`~nircc.backends.spinnaker2.program.S2Program`: populations and
-                   projections exactly as py-spinnaker2 takes them, JSON format
-                   ``nircc.spinnaker2/1``;
-* ``emulator.py``  :class:`~nircc.backends.spinnaker2.emulator.S2Emulator`: the float32
-                   neuron update, vectorized over neurons and batch.
+* ``spec.py``       chip limits, the py-spinnaker2 neuron models (parameter keys, weight
+                    ranges, delays) and the per-PE memory model, with sources and tags;
+* ``program.py``    :class:`~nircc.backends.spinnaker2.program.S2Program`: populations and
+                    projections exactly as py-spinnaker2 takes them, JSON format
+                    ``nircc.spinnaker2/1``;
+* ``synapses.py``   the synaptic paths between populations of a graph;
+* ``lower.py``      graph -> program (models, lags and delays, quantization, parameters);
+* ``partition.py``  populations -> PEs through the shared mapper and the memory model;
+* ``emit.py``       the artifact (JSON + .npz) and ``to_sdk`` (py-spinnaker2 ``snn.Network``);
+* ``emulator.py``   :class:`~nircc.backends.spinnaker2.emulator.S2Emulator`: the float32
+                    neuron update, vectorized over neurons and batch.
+
+:class:`SpiNNaker2Target` (registered as ``"spinnaker2"``) ties them to the compiler;
+``docs/targets/spinnaker2.md`` documents options, formulas and the loader.
 """
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from ...errors import NirccError
+from ...passes import canonicalize, fuse_affine, infer_shapes
+from ..base import EmulatorResult, Target, register
+from . import emit as _emit
+from .emulator import S2Emulator
+from .lower import lower as _lower
+from .program import S2Program
+from .spec import DEFAULT_VARIANT, VARIANTS, S2Spec, get_spec
+
+
+class SpiNNaker2Target(Target):
+    """One SpiNNaker2 chip (default) or a 48-chip board: see docs/targets/spinnaker2.md."""
+
+    name = "spinnaker2"
+    variants = VARIANTS
+    default_variant = DEFAULT_VARIANT
+    description = "SpiNNaker2 (py-spinnaker2): float32 LIF populations on 152-PE ARM chips"
+
+    def spec(self, variant: Optional[str] = None) -> S2Spec:
+        return get_spec(self.resolve_variant(variant))
+
+    def pipeline(self, options: Any) -> list:
+        return [infer_shapes, canonicalize, fuse_affine]
+
+    def lower(self, graph, spec: S2Spec, options) -> S2Program:
+        return _lower(graph, spec, options)
+
+    def emit(self, program: S2Program, out_dir: Path) -> list[Path]:
+        return _emit.emit(program, out_dir)
+
+    def emulator(self, program: S2Program, **options: Any) -> S2Emulator:
+        """:class:`S2Emulator` of ``program`` (options: ``lif_curr_exp_order``,
+        ``weight_rounding``, ``dense_limit``)."""
+        return S2Emulator(program, **options)
+
+    def run(self, program: S2Program, inputs: Mapping[str, np.ndarray], record: bool = False,
+            **options: Any) -> EmulatorResult:
+        """NIR inputs (Input name -> 0/1 spikes ``[T, B, *shape]``) -> the emulator -> per NIR
+        Output ``[T, B, *shape]``: uint8 spikes, or float64 ``v`` in the reference's units
+        (chip ``v`` / ``NirProvenance.voltage_scale``) for LI/I/CubaLI read-outs.  Outputs are
+        the chip's steps (``latency`` steps behind the reference).  ``states``: the
+        emulator's (chip units, module docstring of :mod:`.emulator`)."""
+        io = program.meta.get("inputs")
+        if io is None:
+            raise NirccError("the program has no NIR inputs recorded (meta['inputs']); run S2Emulator directly",
+                             field="inputs")
+        missing = sorted(set(io) - set(inputs))
+        unknown = sorted(set(inputs) - set(io))
+        if missing or unknown:
+            raise NirccError(f"inputs {sorted(inputs)} do not match the program's {sorted(io)}", field="inputs")
+        rasters = {}
+        for name, info in io.items():
+            x = np.asarray(inputs[name])
+            shape = tuple(info["shape"])
+            if x.ndim != 2 + len(shape) or tuple(x.shape[2:]) != shape:
+                raise NirccError(f"input must be [T, B, {', '.join(map(str, shape))}], got {list(x.shape)}", name,
+                                 "inputs")
+            rasters[info["population"]] = x.reshape(x.shape[:2] + (-1,))
+        res = self.emulator(program, **options).run(rasters, record=record)
+        outputs = {}
+        for o, info in program.meta.get("outputs", {}).items():
+            pop = program.population(info["population"])
+            if info["kind"] == "spikes":
+                y = res.outputs[pop.name]
+            else:
+                y = res.states[pop.name].astype(np.float64) / np.asarray(pop.nir.voltage_scale, np.float64)
+            outputs[o] = y.reshape(y.shape[:2] + tuple(info["shape"]))
+        return EmulatorResult(outputs=outputs, states=res.states)
+
+    def latency(self, program: S2Program) -> dict[str, int]:
+        """One step per projection on the path from the input (``lower`` module docstring)."""
+        return {k: int(v) for k, v in program.meta.get("latency", {}).items()}
+
+    def report(self, program: S2Program) -> dict:
+        return dict(program.report)
+
+    def summary(self, program: S2Program) -> str:
+        res = program.report.get("resources", {})
+        if not res:
+            return ""
+        lines = [f"  PEs: {res['pes_used']} of {res['pes_available']} ({res['chips_used']} of "
+                 f"{res['chips_available']} chip(s)); lower bound {res['lower_bound']}",
+                 f"  neurons: {res['neurons']} in {len(res['populations'])} populations "
+                 f"({res['input_neurons']} input, {res['relay_neurons']} relay), synapses {res['synapses']}, "
+                 f"conv projections {res['conv_projections']}",
+                 f"  largest PE use: {res['max_pe_utilization']:.0%} of {res['data_memory_per_pe'] // 1024} KiB"]
+        lat = self.latency(program)
+        if len(set(lat.values())) == 1 and len(lat) > 1:
+            lines.append(f"  output lag: {next(iter(lat.values()))} step(s) (all {len(lat)} outputs)")
+        elif lat:
+            lines.append("  output lag: " + ", ".join(f"{o} {v} step(s)" for o, v in lat.items()))
+        return "\n".join(lines)
+
+    def to_sdk(self, program: S2Program, inputs: Optional[Mapping[str, Any]] = None) -> _emit.SDKNetwork:
+        """The py-spinnaker2 network (:func:`nircc.backends.spinnaker2.emit.to_sdk`)."""
+        return _emit.to_sdk(program, inputs)
+
+
+register("spinnaker2", SpiNNaker2Target)
