@@ -130,6 +130,10 @@ def test_ge_subtract_and_sinabs_threshold_low():
     lay = res.program.layers[0]
     assert (lay.threshold_high, lay.threshold_low, lay.return_to_zero) == (423, -423, False)
     assert not res.diagnostics.with_code("threshold-strict")
+    # '>' with subtract: v > 423 is v >= 424, but the chip subtracts 424: inexact, warned
+    sub = compile_(small(), Semantics(dt=1.0, reset="subtract"))
+    assert sub.program.layers[0].threshold_high == 424
+    assert "one LSB more" in sub.diagnostics.with_code("threshold-strict-subtract")[0].message
 
 
 def test_bias_becomes_leak_and_raises_threshold_low():

@@ -66,8 +66,10 @@ Parameters (per core; ``g`` = the layer's gain, see Quantization)::
 * ``v_reset != 0`` with reset ``zero``: error (the chip returns to 0).  Reset ``subtract``
   ignores ``v_reset`` (as the reference does).
 * NIR fires on ``v > theta``; Speck on ``v >= threshold_high``.  On integers ``v > T`` is
-  ``v >= T + 1``, so ``'>'`` is realised exactly after quantization (info
-  ``threshold-strict`` per layer); ``'>='`` maps directly.
+  ``v >= T + 1``, so ``'>'`` is realised exactly after quantization with reset ``zero``
+  (info ``threshold-strict`` per layer); ``'>='`` maps directly.  ``'>'`` with reset
+  ``subtract`` has no exact integer form (the chip subtracts ``threshold_high = T + 1``,
+  the reference ``T``): warning ``threshold-strict-subtract``.
 * Bias: the chip adds it once per slow-clock tick (``leak_enable``), not per time step.
   The emulators apply one tick per time bin (a slow clock of ``1 / dt`` Hz: the emitted
   configuration records it).  Positive biases are errors: a leak tick never fires a neuron,
@@ -635,7 +637,7 @@ class _Lowering:
         if np.any(theta <= 0):
             errs.add(f"v_threshold {float(theta.min()):g} <= 0: Speck thresholds are positive", L, "v_threshold")
             return None
-        if self.sem.reset == "zero":
+        if self.sem.reset == "zero" and op.v_reset is not None:
             vr = np.asarray(op.v_reset, dtype=np.float64)
             if np.any(vr != 0):
                 errs.add(f"v_reset {float(vr[vr != 0].reshape(-1)[0]):g} with reset 'zero': Speck returns to 0 "
@@ -674,7 +676,11 @@ class _Lowering:
         bq = res["bias"].q.astype(np.int64) if b_eff is not None else np.zeros(F, np.int64)
         tq = int(res["threshold"].q[0])
         th = tq + 1 if strict else tq
-        if strict:
+        if strict and self.sem.reset == "subtract":
+            self.warn("threshold-strict-subtract", f"NIR fires on v > {theta0:.6g} and subtracts it; on integers "
+                      f"v > {tq} is v >= {th}, but the chip then subtracts {th}, one LSB more than the reference "
+                      "per spike (no exact integer form; threshold '>=' maps exactly)", L, "v_threshold")
+        elif strict:
             self.info("threshold-strict", f"NIR fires on v > {theta0:.6g}; Speck on v >= threshold_high: "
                       f"threshold_high = {tq} + 1 = {th} (v > {tq} <=> v >= {th} on integers)", L, "v_threshold")
         tl = -tq if self.opt["threshold_low"] == "-threshold" else lo_min
