@@ -71,8 +71,8 @@ OPTIONS: dict[str, Any] = {
 DELAY_MODES = ("native", "relay")
 RECORD_MODES = ("outputs", "all")
 _UNSUPPORTED = {
-    "Threshold": "a stateless threshold; py-spinnaker2 has only neuron models (use IF or LIF)",
-    "Conv1d": "Conv1d; py-spinnaker2 convolutions are 2-D Conv2DProjections (reshape to Conv2d)",
+    "Threshold": "a stateless threshold is not a py-spinnaker2 neuron model (use IF or LIF)",
+    "Conv1d": "py-spinnaker2 convolutions are 2-D Conv2DProjections (reshape to Conv2d)",
 }
 #: The relay neuron: fires in the step a spike arrives (v = 1 > 0.5), forgets at once.
 RELAY_PARAMS = {"threshold": 0.5, "alpha_decay": 0.0, "i_offset": 0.0, "v_reset": 0.0, "reset": "reset_to_v_reset"}
@@ -311,9 +311,9 @@ def neuron_params(g: Graph, node: str, model: str, sem: Semantics, gain: float, 
         report["tau_syn"], report["tau_mem"] = (tau_s, a_s), (tau_m, alpha)
     if not np.all(np.isfinite(k)) or np.any(k <= 0):
         fld = "w_in" if t in CUBA and np.all(b * r > 0) else "r"
-        errs.add(f"the input gain ({'b_mem r b_syn w_in' if t in CUBA else 'b r' if b is not None else 'dt r'}) "
-                 f"must be > 0 (the chip's v is the reference's v times g / gain), got min {float(np.min(k)):g}",
-                 node, fld, code="param")
+        expr = "b_mem r b_syn w_in" if t in CUBA else "b r" if b is not None else "dt r"
+        errs.add(f"min {fld} = {float(np.min(get(fld))):g} makes the input gain {expr} = {float(np.min(k)):g}; it "
+                 "must be > 0 (the chip's v is the reference's v times g / gain)", node, fld, code="param")
         return None
     scale = gain / k
     i_offset = gain * bias
@@ -441,10 +441,7 @@ def lower(graph: Graph, spec: S2Spec, options) -> S2Program:
     for n in g.nodes:
         t = g.type(n)
         if t not in POPULATION_TYPES + MAP_TYPES + ("Output",):
-            errs.add(f"SpiNNaker2 cannot run {_UNSUPPORTED.get(t, t)}", n, code="unsupported-node")
-    if not g.inputs:
-        errs.add("the graph has no Input node (py-spinnaker2 networks are driven by spike_list populations)",
-                 code="no-input")
+            errs.add(f"SpiNNaker2 has no {t}: {_UNSUPPORTED.get(t, 'not supported')}", n, code="unsupported-node")
     net = extract(g, sem.dt, errs, diags)
     errs.raise_if_any()
     lag = compute_lags(g, net, errs)
