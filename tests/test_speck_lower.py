@@ -412,6 +412,13 @@ def test_errors_name_node_quantity_and_limit(build, node, fld, fragments):
     one_error(build(), node, fld, *fragments)
 
 
+def test_errors_of_several_layers_at_once():
+    g = chain(("input", inp(1, 210, 210)), ("c1", conv(np.ones((1, 1, 1, 1)), stride=3)), ("a", if_((1, 70, 70))),
+              ("c2", conv(np.ones((1, 1, 1, 1)))), ("b", if_((1, 70, 70))), ("output", out(1, 70, 70)))
+    errs = {(e.node, e.field) for e in errors_of(g)}
+    assert {("c1", "stride"), ("b", "output_shape")} <= errs
+
+
 def test_fan_out_beyond_two_destinations():
     one = np.ones((1, 1, 1, 1), F32)
     nodes = {"input": inp(1, 2, 2), "c": conv(one), "a": if_((1, 2, 2))}

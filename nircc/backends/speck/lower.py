@@ -525,10 +525,11 @@ class _Lowering:
                 layers.append(lay)
                 links += lk
         exits = self._exits()
+        self._limits(layers)
         errs.raise_if_any()
         layers, links, input_pool = self._pooling(layers, links)
+        self._limits([lay for lay in layers if lay.relay])
         self._check_fanout(links)
-        self._limits(layers)
         errs.raise_if_any()
         cores, mapping = self._map(layers)
         return self._program(layers, links, exits, cores, mapping, input_pool)
