@@ -15,18 +15,33 @@ batch-64 time is 64 sequential runs; the emulator runs the batch at once.  Times
 building the network (printed separately).  Every emulator output is checked equal to
 xylosim's.  Targets (issue 6): emulator / xylosim >= 1 at batch 1 and >= 10 at batch 64.
 
-BLAS runs single-threaded (``OPENBLAS_NUM_THREADS=1`` etc., set before numpy loads),
-like xylosim, so that the comparison is one core against one core and does not depend
-on the load of the machine.
+BLAS runs single-threaded by default (``--threads 1`` sets ``OPENBLAS_NUM_THREADS`` etc.
+before numpy loads), like xylosim, so that the comparison is one core against one core
+and does not depend on the load of the machine; ``--threads 2`` lets the emulator's
+matrix products use two cores.
 
-    python benchmarks/bench_xylo.py [--steps 1000] [--batch 64] [--regime realistic saturating]
+    python benchmarks/bench_xylo.py [--steps 1000] [--batch 64] [--threads 1]
+                                    [--regime realistic saturating]
 """
 from __future__ import annotations
 
 import os
+import sys
+
+
+def _threads() -> str:
+    """The ``--threads`` value, read before numpy is imported (default 1)."""
+    args = sys.argv[1:]
+    for i, a in enumerate(args):
+        if a == "--threads" and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return "1"
+
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+    os.environ[_var] = _threads()
 
 import argparse  # noqa: E402
 import time  # noqa: E402
@@ -85,6 +100,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--regime", nargs="+", choices=sorted(REGIMES), default=list(REGIMES))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads of the emulator (default 1)")
     args = ap.parse_args()
 
     print(f"Xylo Audio 2, 16 in / 1000 hidden / 8 out, {args.steps} steps, BLAS threads "
