@@ -246,6 +246,7 @@ def test_avgpool_scales_the_next_weights():
     # 4 * 1/4 = 1 -> the only weight, gain 127
     assert res.program.layer(1).weights.ravel().tolist() == [127, 127]
     assert res.program.layer(0).destinations[0].pooling == 2
+    assert res.report["resources"]["layers"]["i2"]["inputs"][0]["via"] == ["avg"]
     assert_exact(res, rand_input((1, 4, 4), hi=2))
 
 
@@ -264,6 +265,17 @@ def test_pooling_8_goes_through_a_relay_core():
     x = rand_input((1, 16, 16), steps=8, rate=0.4, hi=2)
     assert_exact(res, x, mode="event")
     assert_exact(res, x, mode="binned")
+
+
+def test_two_pooled_routes_get_two_relays():
+    nodes = {"input": inp(1, 16, 16), "c1": conv(np.ones((2, 1, 1, 1))), "i1": if_((2, 16, 16), 2.0),
+             "p": pool(8), "pa": pool(2), "pb": pool(4), "c2": conv(np.ones((3, 2, 1, 1))), "i2": if_((3, 2, 2), 5.0),
+             "output": out(3, 2, 2)}
+    edges = [("input", "c1"), ("c1", "i1"), ("i1", "p"), ("i1", "pa"), ("pa", "pb"), ("p", "c2"), ("pb", "c2"),
+             ("c2", "i2"), ("i2", "output")]
+    res = compile_(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), SINABS)
+    assert [lay.name for lay in res.program.layers] == ["i1", "i1->i2.pool8", "i1->i2.pool8#2", "i2"]
+    assert_exact(res, rand_input((1, 16, 16), steps=6, rate=0.4, hi=2), mode="event")
 
 
 def test_dvs_layer_pools_and_plain_input_relays():
@@ -300,6 +312,9 @@ def test_fan_out_and_merge_by_feature_shift():
     assert d.input_shape == (5, 6, 6)
     assert [(x.layer, x.feature_shift) for x in p.layer(2).destinations] == [(3, 3)]
     assert res.program.meta["nir"]["layers"]["d"] == ["cd", "ce", "d"]
+    assert res.report["resources"]["layers"]["d"]["inputs"] == [
+        {"source": "b", "via": [], "weights": "cd", "pooling": 1, "feature_shift": 0},
+        {"source": "c", "via": [], "weights": "ce", "pooling": 1, "feature_shift": 3}]
     x = rand_input((1, 6, 6), rate=0.4, hi=2)
     assert_exact(res, x, mode="event")
     assert_exact(compile_(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)), x, mode="binned")
@@ -417,6 +432,11 @@ def test_errors_of_several_layers_at_once():
               ("c2", conv(np.ones((1, 1, 1, 1)))), ("b", if_((1, 70, 70))), ("output", out(1, 70, 70)))
     errs = {(e.node, e.field) for e in errors_of(g)}
     assert {("c1", "stride"), ("b", "output_shape")} <= errs
+
+
+def test_if_without_weights_reported_once():
+    errs = errors_of(chain(("input", inp(2)), ("lif", if_((2,))), ("output", out(2))))
+    assert [(e.node, e.field) for e in errs] == [("lif", "inputs")]
 
 
 def test_fan_out_beyond_two_destinations():

@@ -55,7 +55,7 @@ Parameters (per core; ``g`` = the layer's gain, see Quantization)::
     biases         = round(g * dt * r_f * theta0/theta_f * b_f), leak_enable = any(biases != 0)
 
 * ``r`` and ``dt``: NIR's IF integrates ``v += dt * r * x`` per step; the gain ``dt * r``
-  is folded into the weights (info ``if-gain-folded`` when it is not 1).  Per-channel
+  is folded into the weights (info ``if-gain-folded`` when it or ``r`` is not 1).  Per-channel
   ``r`` folds too; ``r`` varying inside a channel is an error.
 * Thresholds: one per layer on the chip.  Uniform arrays collapse; thresholds that vary
   only per output channel are equalised exactly by scaling channel ``f``'s incoming
@@ -255,6 +255,7 @@ class _Block:
     routes: list[_Route] = field(default_factory=list)
     offset: int = 0
     from_input: bool = False
+    groups: int = 1
 
 
 @dataclass
@@ -378,10 +379,9 @@ def _conv_block(g: Graph, w: str, routes: list[_Route], scale: float, errs: Erro
     op = g.op(w)
     geo = conv_geometry(op)
     in_shape = g.in_shape(w)
-    ok = True
     if geo["dilation"] != (1, 1):
         errs.add(f"dilation {list(geo['dilation'])}: Speck convolutions have dilation 1", w, "dilation")
-        ok = False
+        return None
     stride = geo["stride"]
     pads = conv_padding(geo, in_shape[1:])
     weight = np.asarray(op.weight, dtype=np.float64)
@@ -393,11 +393,9 @@ def _conv_block(g: Graph, w: str, routes: list[_Route], scale: float, errs: Erro
         for i in range(G):
             dense[i * fg:(i + 1) * fg, i * cg:(i + 1) * cg] = weight[i * fg:(i + 1) * fg]
         weight = dense
-    if not ok:
-        return None
     out = g.out_shape(w)
     return _Block(w, weight * scale, stride, (pads[0][0], pads[1][0]), (in_shape[1], in_shape[2]),
-                  (out[1], out[2]), list(routes))
+                  (out[1], out[2]), list(routes), groups=G)
 
 
 def _linear_block(g: Graph, w: str, routes: list[_Route], scale: float, errs: ErrorCollector) -> Optional[_Block]:
@@ -501,10 +499,10 @@ class _Lowering:
         self.input = g.inputs[0]
         order = g.schedule().order
         self.ifs = [n for n in order if g.type(n) == "IF"]
-        reported: set = set()
+        self.reported: set = set()
         routes: list[_Route] = []
         for src in [self.input] + self.ifs:
-            routes += _routes_from(g, src, errs, reported)
+            routes += _routes_from(g, src, errs, self.reported)
         self.routes_into: dict[str, list[_Route]] = {}
         for r in routes:
             self.routes_into.setdefault(r.end, []).append(r)
@@ -542,8 +540,9 @@ class _Lowering:
         weights_in = g.predecessors(L)
         bad = [p for p in weights_in if g.type(p) not in WEIGHT_TYPES]
         if bad:
-            errs.add(f"fed by {[f'{p} ({g.type(p)})' for p in bad]}: an IF is fed by weight layers only "
-                     "(Conv2d, Affine, Linear)", L, "inputs")
+            if not any(isinstance(k, tuple) and k[1] == L for k in self.reported):  # else said by the walk
+                errs.add(f"fed by {[f'{p} ({g.type(p)})' for p in bad]}: an IF is fed by weight layers only "
+                         "(Conv2d, Affine, Linear)", L, "inputs")
             return None
         blocks: list[_Block] = []
         bias = np.zeros(F)
@@ -615,14 +614,13 @@ class _Lowering:
                 return None
             dy, dx = pad[0] - b.padding[0], pad[1] - b.padding[1]
             wc[:, b.offset:b.offset + c, dy:dy + kh, dx:dx + kw] = b.weight
-            if g.type(b.node) == "Conv2d" and ((kh, kw, dy, dx) != (K, K, 0, 0) or b.stride != stride):
+            if g.type(b.node) == "Conv2d" and (kh, kw, dy, dx) != (K, K, 0, 0):
                 self.info("kernel-embedded", f"{kh}x{kw} kernel (stride {list(b.stride)}, padding "
                           f"{list(b.padding)}) realised as a {K}x{K} kernel at offset ({dy}, {dx}), stride "
                           f"{list(stride)}, padding {list(pad)} (exact)", b.node, "weight")
-            if g.type(b.node) == "Conv2d" and int(np.asarray(g.op(b.node).groups).reshape(-1)[0]) > 1:
-                self.info("groups-expanded", f"groups = {int(np.asarray(g.op(b.node).groups).reshape(-1)[0])} "
-                          "expanded to a dense kernel with zeros (exact; the zeros cost kernel memory)",
-                          b.node, "groups")
+            if b.groups > 1:
+                self.info("groups-expanded", f"groups = {b.groups} expanded to a dense kernel with zeros (exact; "
+                          "the zeros cost kernel memory)", b.node, "groups")
         return self._neurons(L, blocks, wc, bias if has_bias else None, (C, H, W), out3, K, stride, pad)
 
     def _neurons(self, L: str, blocks: list[_Block], wc: np.ndarray, bias: Optional[np.ndarray], in3: Shape3,
@@ -650,7 +648,7 @@ class _Lowering:
             self.info("threshold-per-channel", f"v_threshold varies per output channel ({theta.min():.6g}.."
                       f"{theta0:.6g}): realised as one threshold {theta0:.6g} with channel f's weights and bias "
                       "scaled by theta0/theta_f (exact before quantization)", L, "v_threshold")
-        if np.any(self.dt * r != 1.0):
+        if np.any(self.dt * r != 1.0) or np.any(r != 1.0):
             u = np.unique(self.dt * r)
             txt = f"{u[0]:.6g}" if u.size == 1 else f"{u.min():.6g}..{u.max():.6g}"
             self.info("if-gain-folded", f"input gain dt*r = {txt} (dt = {self.dt:g} s, r = "
@@ -691,8 +689,10 @@ class _Lowering:
         lay = _Layer(L, [b.node for b in blocks] + [L], in3, out3, K, stride, pad, wq, bq, th, tl,
                      self.sem.reset == "zero")
         lay.info = {"threshold": theta0, "gain": float(res.gain), "input_gain": _brief(self.dt * r),
-                    "threshold_scale": _brief(theta0 / theta), "limited_by": list(res.limited_by)}
-        links = [_Link(r.source, L, r.pool, b.offset) for b in blocks for r in b.routes]
+                    "threshold_scale": _brief(theta0 / theta), "limited_by": list(res.limited_by),
+                    "inputs": [{"source": rt.source, "via": list(rt.chain), "weights": b.node, "pooling": rt.pool,
+                                "feature_shift": b.offset} for b in blocks for rt in b.routes]}
+        links = [_Link(rt.source, L, rt.pool, b.offset) for b in blocks for rt in b.routes]
         return lay, links
 
     def _exits(self) -> list[tuple[str, str, int, tuple]]:
@@ -741,7 +741,7 @@ class _Lowering:
                 errs.add(f"sum pooling {lk.pool} from {where}: Speck pools {list(options)} there, and a relay core "
                          f"adds a factor in {[s for s in spec.strides if s > 1]}", lk.target, "pooling")
                 continue
-            rly = self._relay(lk, d, by_name)
+            rly = self._relay(lk, d, by_name, relays)
             relays[rly.name] = rly
             out_links.append(_Link(lk.source, rly.name, d, 0))
             out_links.append(_Link(rly.name, lk.target, 1, lk.shift))
@@ -755,7 +755,7 @@ class _Lowering:
         ordered = [r for r in relays.values() if r.info["source"] == self.input] + ordered
         return ordered, out_links, input_pool
 
-    def _relay(self, lk: _Link, d: int, by_name: dict[str, _Layer]) -> _Layer:
+    def _relay(self, lk: _Link, d: int, by_name: dict[str, _Layer], taken: dict) -> _Layer:
         r = lk.pool // d
         if lk.source == self.input:
             c, h, w = _map3(self.g.out_shape(self.input))
@@ -764,7 +764,11 @@ class _Lowering:
         h, w = h // d, w // d
         weights = np.zeros((c, c, r, r), np.int64)
         weights[np.arange(c), np.arange(c)] = 1
-        name = f"{lk.source}->{lk.target}.pool{lk.pool}"
+        name = base = f"{lk.source}->{lk.target}.pool{lk.pool}"
+        i = 1
+        while name in taken:                 # two routes with the same ends and pooling
+            i += 1
+            name = f"{base}#{i}"
         lay = _Layer(name, [], (c, h, w), (c, h // r, w // r), r, (r, r), (0, 0), weights, np.zeros(c, np.int64),
                      1, -1, False, relay=True)
         lay.info = {"source": lk.source, "target": lk.target, "pool": lk.pool}
