@@ -146,6 +146,15 @@ def test_bias_becomes_leak_and_raises_threshold_low():
     assert res.program.memory()["lif"]["bias"] == 2
 
 
+def test_bias_limited_gain_keeps_threshold_low_negative():
+    # tiny weights, bias -1: the bias bounds the gain at 32767 -> bias -32767, threshold_low -1 (not the 0 bug)
+    res = compile_(chain(("input", inp(1, 2, 2)), ("conv", conv(np.full((1, 1, 1, 1), 1e-4), bias=[-1.0])),
+                         ("lif", if_((1, 2, 2), 0.5)), ("output", out(1, 2, 2))))
+    lay = res.program.layers[0]
+    assert (lay.biases.tolist(), lay.threshold_low, lay.weights.ravel().tolist()) == ([-32767], -1, [3])
+    assert lay.threshold_high == round(0.5 * 32767) + 1
+
+
 def test_bias_bits_8_limits_the_gain():
     # int8 bias: -128/-20 = 6.4 < 42.33 -> gain 6.4: w 3 -> round(19.2) = 19, theta -> 64 (+1)
     res = compile_(small(bias=[-20.0, 0.0]), bias_bits=8)

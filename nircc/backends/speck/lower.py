@@ -90,7 +90,8 @@ layer, limited by every tensor):
 tensor          format                      notes
 ==============  ==========================  ================================================
 weights         int8 [-128, 127]            round half to even
-biases          int16 (option bias_bits=8)  datasheet: leak 16 bits; sinabs uses int8
+biases          int16 [-32767, 32767]       datasheet: leak 16 bits; sinabs uses int8
+                (option bias_bits=8: int8)  (-32768 left out: threshold_low must stay <= -1)
 threshold       int16 [1, 32639]            32639 = int16 max - the 128 state margin; minus 1
                                             for '>' (threshold_high = q + 1 <= 32639)
 state           int16                       starts at 0 (NIR)
@@ -666,7 +667,9 @@ class _Lowering:
         lo_min = spec.safe_threshold_low_min
         tensors = [Tensor("weight", w_eff, NumberFormat(spec.weight_bits), node=L, field="weight")]
         if b_eff is not None:
-            tensors.append(Tensor("bias", b_eff, NumberFormat(int(self.opt["bias_bits"])), node=L, field="bias"))
+            bits = int(self.opt["bias_bits"])      # int16 without -32768: threshold_low = -32768 - min(bias) <= -1
+            tensors.append(Tensor("bias", b_eff, NumberFormat(bits, lo=-(2 ** (bits - 1)) + (bits == 16)), node=L,
+                                  field="bias"))
         tensors.append(Tensor("threshold", np.array([theta0]),
                               NumberFormat(spec.threshold_bits, lo=1, hi=spec.safe_threshold_high_max - int(strict)),
                               node=L, field="v_threshold"))
