@@ -169,6 +169,17 @@ def test_graded_dense_sum_wraps_to_int32_before_the_shift() -> None:
     assert r.states["d"].ravel().tolist() == [0, -8388607, -2047]
 
 
+def test_binary_sum_is_shifted_in_int64_and_wraps_when_sent() -> None:
+    # 66000 * 255 = 16830000, << 7 = 2154240000 (int64), sent as int32: - 2**32 = -2140727296;
+    # << 6 in int32: 432406528; > 2**23: - 2**24 = 415629312 (checked against lava-nc 0.10.0)
+    n = 66000
+    syn, neu = dense(np.full((1, n), 255), exp=7)
+    p = LoihiProgram([InputLayer("in", (n,)), DenseLayer("d", syn, neu)])
+    x = np.zeros((3, 1, n), np.int64)
+    x[0] = 1
+    assert LoihiEmulator(p).run(x, record=True).states["d:u"].ravel().tolist() == [0, 415629312, 0]
+
+
 def direct_conv(x: np.ndarray, w: np.ndarray, stride, padding, dilation, groups: int) -> np.ndarray:
     """Cross-correlation by loops over every output (``x [C, H, W]``, ``w [Co, C/g, kh, kw]``)."""
     c, h, wd = x.shape

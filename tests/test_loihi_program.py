@@ -143,6 +143,7 @@ def test_layer_structure_errors() -> None:
     find(errs, "in", "kind", "only the first")
     find(errors_of(LoihiProgram([])), None, "layers", "at least an input layer")
     find(errors_of(LoihiProgram([InputLayer("in", (2, 3))])), "in", "shape", "(N,) or (C, H, W)")
+    find(errors_of(LoihiProgram([InputLayer("in", (3,))])), "in", "kind", "must have neurons")
 
 
 def test_conv_geometry_errors() -> None:

@@ -2,8 +2,8 @@
 
 It computes what Lava's CPU fixed-point models compute for the processes netx builds
 (``loihi.md`` §2-3; lava @ ``b6822fb``, paths under ``src/lava/``), vectorized with numpy
-over neurons and batch; the only Python loops are over time steps, layers and (for a
-grouped convolution) nothing else.
+over neurons and batch; the Python loops run over time steps, layers and a synapse's
+distinct delay values only.
 
 One time step ``t`` (Lava's ``time_step = t + 1``)
 ---------------------------------------------------
@@ -102,13 +102,6 @@ def _exact_dtype(bound: float) -> Any:
     return np.int64
 
 
-def _trunc_shift(x: np.ndarray, shift: int) -> np.ndarray:
-    """``sign(x) * (|x| >> shift)`` of an int64 array (rounds toward zero), in place."""
-    x += (x >> 63) & ((1 << shift) - 1)
-    x >>= shift
-    return x
-
-
 def _exp_shift(a: np.ndarray, exp: int) -> np.ndarray:
     """``a << exp`` for ``exp > 0``, else ``a >> -exp`` (arithmetic), in ``a``'s dtype."""
     if exp > 0:
@@ -127,7 +120,7 @@ class _Lif:
     dv_factor: int
     bias: Optional[np.ndarray]
     vth: np.int32
-    decay_shift: int
+    unity: int
     act_shift: int
     max_uv: int
 
@@ -138,35 +131,37 @@ class _Lif:
         return cls(du_factor=fm.decay_unity - (n.du + fm.ds_offset), dv_factor=fm.decay_unity - (n.dv + fm.dm_offset),
                    bias=bias.astype(np.int32) if bias.any() else None,
                    vth=np.int32(np.left_shift(np.int64(n.vth), fm.vth_shift)),
-                   decay_shift=fm.decay_bits, act_shift=fm.act_shift, max_uv=fm.max_uv)
+                   unity=fm.decay_unity, act_shift=fm.act_shift, max_uv=fm.max_uv)
 
     def step(self, u: np.ndarray, v: np.ndarray, a_in: np.ndarray) -> np.ndarray:
         """One update of ``u``, ``v`` (int32 ``[B, N]``, in place) with input ``a_in``
-        (int32); returns the spikes (bool)."""
+        (int32); returns the spikes (bool).
+
+        The decays run in float64: ``x * (factor / 4096)`` is exact (the factor over 4096 is
+        a binary fraction and ``|x * factor| < 2**43``) and ``trunc`` rounds toward zero,
+        which is Lava's ``sign(p) * (|p| >> 12)``; the result fits int32 exactly.  The sums
+        then run in int32 with Lava's wrap-around."""
         act = np.left_shift(a_in, self.act_shift)
         if self.du_factor == 0:
             np.copyto(u, act)
         else:
-            x = u.astype(np.int64)
-            x *= self.du_factor
-            np.add(_trunc_shift(x, self.decay_shift), act, out=u, casting="unsafe")
+            x = u * (self.du_factor / self.unity)
+            np.trunc(x, out=x)
+            u[...] = x
+            u += act
         m = self.max_uv
-        hi = u > m
-        if hi.any():
-            np.subtract(u, np.int32(2 * m), out=u, where=hi)
-        lo = u <= -m
-        if lo.any():
-            np.add(u, np.int32(2 * m), out=u, where=lo)
-        if self.dv_factor == 1 << self.decay_shift:
-            w = v + u
-        else:
-            y = v.astype(np.int64)
-            y *= self.dv_factor
-            w = _trunc_shift(y, self.decay_shift).astype(np.int32)
-            w += u
+        if u.max(initial=0) > m:
+            np.subtract(u, np.int32(2 * m), out=u, where=u > m)
+        if u.min(initial=0) <= -m:
+            np.add(u, np.int32(2 * m), out=u, where=u <= -m)
+        if self.dv_factor != self.unity:
+            y = v * (self.dv_factor / self.unity)
+            np.trunc(y, out=y)
+            v[...] = y
+        v += u
         if self.bias is not None:
-            w += self.bias
-        np.clip(w, -(m - 1), m - 1, out=v)
+            v += self.bias
+        np.clip(v, -(m - 1), m - 1, out=v)
         s = v > self.vth
         v[s] = 0
         return s
@@ -184,6 +179,8 @@ class _Dense:
     weight_exp: int
     graded: bool
     delayed: bool
+    #: no sum, shifted sum or int32 conversion can leave int32 (then no wrap can occur)
+    fits_int32: bool
 
     @classmethod
     def build(cls, syn: Synapse, graded: bool, max_in: int) -> Optional["_Dense"]:
@@ -195,8 +192,10 @@ class _Dense:
             return None
         blocks = [np.where(d == k, w, 0) for k in values]
         bound = max(float(np.abs(b).sum(axis=1).max()) for b in blocks) * max_in
-        matrix = np.concatenate([b.T for b in blocks], axis=1).astype(_exact_dtype(bound))
-        return cls(matrix, values, n_out, int(syn.weight_exp), graded, syn.delays is not None)
+        matrix = np.ascontiguousarray(np.concatenate([b.T for b in blocks], axis=1), dtype=_exact_dtype(bound))
+        exp = int(syn.weight_exp)
+        return cls(matrix, values, n_out, exp, graded, syn.delays is not None,
+                   fits_int32=bound * 2.0 ** max(exp, 0) < 2 ** 31)
 
     @property
     def max_delay(self) -> int:
@@ -206,14 +205,16 @@ class _Dense:
         """Add the accumulation of input ``s`` (``[B, n_in]``, any numeric dtype) into the
         int32 ``ring`` ``[slots, B, n_out]`` at the slots it is sent from."""
         x = s if s.dtype == self.matrix.dtype else s.astype(self.matrix.dtype)
-        acc = (x @ self.matrix).astype(np.int64)
+        acc = x @ self.matrix
         slots = ring.shape[0]
         for j, d in enumerate(self.delays):
             a = acc[:, j * self.n_out:(j + 1) * self.n_out]
-            if self.graded and not self.delayed:
+            if self.fits_int32:
                 out = _exp_shift(a.astype(np.int32), self.weight_exp)
+            elif self.graded and not self.delayed:
+                out = _exp_shift(a.astype(np.int64).astype(np.int32), self.weight_exp)
             else:
-                out = _exp_shift(a, self.weight_exp).astype(np.int32)
+                out = _exp_shift(a.astype(np.int64), self.weight_exp).astype(np.int32)
             ring[(t + 1 + d) % slots] += out
 
 
@@ -230,8 +231,6 @@ class _Conv:
     dilation: tuple[int, int]
     groups: int
     wrap_bits: int
-
-    delays: tuple[int, ...] = (0,)
     max_delay: int = 0
 
     @classmethod
@@ -240,7 +239,8 @@ class _Conv:
         c_out, c_g, kh, kw = w.shape
         g = lay.groups
         bound = float(np.abs(w).sum(axis=(1, 2, 3)).max()) * max_in
-        kernel = w.reshape(g, c_out // g, c_g * kh * kw).transpose(0, 2, 1).astype(_exact_dtype(bound))
+        kernel = np.ascontiguousarray(w.reshape(g, c_out // g, c_g * kh * kw).transpose(0, 2, 1),
+                                      dtype=_exact_dtype(bound))
         return cls(kernel, tuple(lay.in_shape), lay.shape, (kh, kw), lay.stride, lay.padding, lay.dilation, g,
                    fm.conv_accumulator_bits)
 
@@ -291,7 +291,6 @@ class LoihiEmulator(Emulator):
         program.validate()
         self.program = program
         fm = get_spec(program.variant).formats
-        self.formats = fm
         inp = program.input_layer
         mb = program.input_message_bits
         self.input_size = inp.size

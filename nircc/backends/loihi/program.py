@@ -526,9 +526,9 @@ class LoihiProgram:
                          f"{self.layers[i - 1].name!r}", node, "kind")
             prev_shape = _validate_layer(lay, i, prev_shape, fm, errs)
             prev_kind = kind
-        if self.layers and getattr(self.layers[-1], "neurons", None) is None and \
-                getattr(self.layers[-1], "kind", "") != "input":
-            errs.add("the last layer must have neurons (its spikes are the output)", self.layers[-1].name, "kind")
+        if getattr(self.layers[-1], "neurons", None) is None:
+            errs.add("the last layer must have neurons (its spikes are the output)",
+                     getattr(self.layers[-1], "name", None), "kind")
         errs.raise_if_any()
 
     # ------------------------------------------------------------------ serialization
