@@ -65,6 +65,15 @@ def test_json_round_trip_is_lossless() -> None:
     assert a.outputs["d2"].any()
 
 
+def test_json_keeps_invalid_values_for_validate() -> None:
+    p = LoihiProgram([InputLayer("in", (2,)), DenseLayer("h", Synapse(np.array([[0.5, 2.0]]),
+                                                                       delays=np.array([[-1, 70]])), neurons(1))])
+    q = LoihiProgram.from_dict(json.loads(p.to_json()))
+    assert errors_of(q) == errors_of(p)
+    find(errors_of(q), "h", "synapse.weights", "must be integers", "float64")
+    find(errors_of(q), "h", "synapse.delays", "[-1, 70]")
+
+
 def test_from_dict_rejects_other_formats() -> None:
     with pytest.raises(NirccError, match="not a Loihi program"):
         LoihiProgram.from_dict({"format": "nircc.xylo/1"})

@@ -47,8 +47,8 @@ Every layer with neurons, in program order:
 Overflow follows Lava's Python arithmetic exactly where Lava defines it: int32 wrap of
 ``a_in``, of ``a_in << 6`` and of ``u`` before the 24-bit wrap, the 24-bit conv wrap.  A
 conv sum beyond int32 (Lava casts a float64 beyond range to int32, which numpy leaves
-undefined) is wrapped modulo ``2**24`` here.  ``validate`` keeps weights and graded inputs
-small enough that no per-synapse product overflows.
+undefined) is wrapped modulo ``2**24`` here.  ``validate`` (weights within 9 bits) and the
+input check (graded values within 24 bits) keep every single product inside int32.
 
 Exact sums
 ----------

@@ -277,8 +277,8 @@ class Synapse:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Synapse":
         shape = tuple(d["weights_shape"])
-        w = np.asarray(d["weights"], dtype=np.int64).reshape(shape)
-        delays = None if d.get("delays") is None else np.asarray(d["delays"], dtype=np.int64).reshape(shape)
+        w = np.asarray(d["weights"]).reshape(shape)
+        delays = None if d.get("delays") is None else np.asarray(d["delays"]).reshape(shape)
         return cls(weights=w, weight_exp=d["weight_exp"], num_weight_bits=d["num_weight_bits"],
                    sign_mode=d["sign_mode"], delays=delays)
 
@@ -405,7 +405,7 @@ class ConvLayer:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ConvLayer":
-        w = np.asarray(d["weights"], dtype=np.int64).reshape(tuple(d["weights_shape"]))
+        w = np.asarray(d["weights"]).reshape(tuple(d["weights_shape"]))
         return cls(name=d["name"], in_shape=tuple(d["in_shape"]), weights=w, neurons=CubaNeurons.from_dict(d["neurons"]),
                    stride=tuple(d["stride"]), padding=tuple(d["padding"]), dilation=tuple(d["dilation"]),
                    groups=d["groups"], num_weight_bits=d["num_weight_bits"], sign_mode=d["sign_mode"])

@@ -21,9 +21,10 @@ Fixed-point formats (:class:`Formats`, all integers, two's complement, no fracti
 quantity           format
 =================  ==================================================================
 ``u``, ``v``       24-bit signed, held in int32 (lava lif/models.py:80-81, 100-102);
-                   ``u`` wraps as Lava writes it (one conditional +-2**24, result in
-                   ``(-2**23, 2**23]``), ``v`` saturates to ``[-(2**23 - 1), 2**23 - 1]``
-                   (lif/models.py:161-171, 176-186)
+                   ``u`` wraps as Lava writes it: one conditional +-2**24 per step, which
+                   brings a value less than 2**23 out of range into ``(-2**23, 2**23]``
+                   (lif/models.py:161-171); ``v`` saturates to ``[-(2**23 - 1), 2**23 - 1]``
+                   (lif/models.py:176-186)
 ``du``, ``dv``     12-bit unsigned 0..4095, one per layer (lif/models.py:82-83, 252-253;
                    lif/process.py ``Var(shape=(1,))``); decay factors ``4096 - (du + 1)`` and
                    ``4096 - dv`` (``ds_offset = 1``, ``dm_offset = 0``, lif/models.py:94-95),
