@@ -7,19 +7,30 @@ steps, batch 1 and 64, next to the bare float32 matrix products of the same step
 product per projection and synapse type, the emulator's shapes and dtypes, on the spikes
 the emulator produced) and their ratio.  Each figure is the best of ``--repeat`` runs.
 
-Sections are functions in :data:`SECTIONS` taking the parsed arguments; further sections
-(e.g. compile time) are added there.
+Section ``compile``: ``nircc.compile`` (load, passes, lowering, quantization, PE
+partitioning) of two 100k-neuron networks on the ``board48`` variant, and ``save`` (JSON +
+npz): ``dense`` -- 10 populations of 10,000 LIF, each driven by a 200-neuron input through
+a 25 %-dense Linear (5 M synapses; the NIR file's dense matrices are 80 MB of float32) --
+and ``conv`` -- a chain of 10 Conv2d 3x3 layers of 16 x 25 x 25 = 10,000 IF neurons each.
+It prints the best compile time of ``--repeat`` runs, the PEs and chips used against the
+mapper's lower bound, the fullest PE and the artifact size.
 
-    python benchmarks/bench_spinnaker2.py [--steps 1000] [--repeat 3] [--batch 1 64] [--section emulator]
+Sections are functions in :data:`SECTIONS` taking the parsed arguments.
+
+    python benchmarks/bench_spinnaker2.py [--steps 1000] [--repeat 3] [--batch 1 64] [--section emulator compile]
 """
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 from typing import Callable
 
+import nir
 import numpy as np
 
+import nircc
 from nircc.backends.spinnaker2.emulator import S2Emulator
 from nircc.backends.spinnaker2.program import ListProjection, Population, S2Program
 
@@ -87,7 +98,59 @@ def emulator_section(args: argparse.Namespace) -> None:
             print(f"{model:<24}{batch:>6}{rate:>8.3f}{t_emu:>12.3f}{t_bare:>12.3f}{t_emu / t_bare:>8.2f}")
 
 
-SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"emulator": emulator_section}
+def dense_network(pops: int = 10, size: int = 10_000, n_in: int = 200, density: float = 0.25,
+                  seed: int = 0) -> nir.NIRGraph:
+    rng = np.random.default_rng(seed)
+    one = np.ones(size, np.float32)
+    nodes: dict = {"in": nir.Input(np.array([n_in]))}
+    edges = []
+    for k in range(pops):
+        w = (rng.random((size, n_in)) < density) * rng.normal(0, 1, (size, n_in))
+        nodes[f"w{k}"] = nir.Linear(weight=w.astype(np.float32))
+        nodes[f"lif{k}"] = nir.LIF(tau=one * 0.02, r=one, v_leak=0 * one, v_threshold=one, v_reset=0 * one)
+        nodes[f"out{k}"] = nir.Output(np.array([size]))
+        edges += [("in", f"w{k}"), (f"w{k}", f"lif{k}"), (f"lif{k}", f"out{k}")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def conv_network(layers: int = 10, channels: int = 16, side: int = 25, seed: int = 0) -> nir.NIRGraph:
+    rng = np.random.default_rng(seed)
+    shape = (channels, side, side)
+    nodes: dict = {"in": nir.Input(np.array([2, side, side]))}
+    edges, prev, c_in = [], "in", 2
+    for k in range(layers):
+        nodes[f"c{k}"] = nir.Conv2d(input_shape=(side, side), weight=rng.normal(0, 0.3, (channels, c_in, 3, 3)).astype(
+            np.float32), stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(channels, np.float32))
+        nodes[f"if{k}"] = nir.IF(r=np.ones(shape, np.float32), v_threshold=np.ones(shape, np.float32),
+                                 v_reset=np.zeros(shape, np.float32))
+        edges += [(prev, f"c{k}"), (f"c{k}", f"if{k}")]
+        prev, c_in = f"if{k}", channels
+    nodes["out"] = nir.Output(np.array(shape))
+    edges.append((prev, "out"))
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def compile_section(args: argparse.Namespace) -> None:
+    print(f"== compile: 100k-neuron networks on board48 (48 chips x 148 PEs), best of {args.repeat}")
+    print(f"{'network':<8}{'neurons':>9}{'list syn':>11}{'compile s':>11}{'PEs':>6}{'bound':>7}{'chips':>7}"
+          f"{'fullest PE':>12}{'save s':>8}{'artifact MB':>13}")
+    for name, build in (("dense", dense_network), ("conv", conv_network)):
+        g = build()
+        holder: dict = {}
+        t_compile = best_of(args.repeat, lambda: holder.update(res=nircc.compile(g, "spinnaker2", variant="board48",
+                                                                                 dt=1e-3)))
+        res = holder["res"]
+        r = res.report["resources"]
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            files = res.save(Path(tmp) / "out")
+            t_save = time.perf_counter() - t0
+            size = sum(f.stat().st_size for f in files) / 1e6
+        print(f"{name:<8}{r['neurons']:>9}{r['synapses']:>11}{t_compile:>11.2f}{r['pes_used']:>6}{r['lower_bound']:>7}"
+              f"{r['chips_used']:>7}{r['max_pe_utilization']:>12.0%}{t_save:>8.2f}{size:>13.1f}")
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"emulator": emulator_section, "compile": compile_section}
 
 
 def main(argv: list[str] | None = None) -> None:

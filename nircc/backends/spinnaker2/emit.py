@@ -99,12 +99,13 @@ class SDKNetwork:
     projections: list[Any]
     timesteps: int
     sys_tick_in_s: float
+    sizes: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, dict] = field(default_factory=dict)
 
     def spikes(self, population: str) -> np.ndarray:
         """``uint8 [timesteps, size]`` raster of a recorded population after a run."""
         pop = self.populations[population]
-        out = np.zeros((self.timesteps, pop.size), np.uint8)
+        out = np.zeros((self.timesteps, self.sizes[population]), np.uint8)
         for idx, times in pop.get_spikes().items():
             t = np.asarray(times, np.int64)
             out[t[t < self.timesteps], int(idx)] = 1
@@ -113,7 +114,7 @@ class SDKNetwork:
     def voltages(self, population: str) -> np.ndarray:
         """``float32 [timesteps, size]`` recorded v (chip units) of a population after a run."""
         pop = self.populations[population]
-        out = np.zeros((self.timesteps, pop.size), np.float32)
+        out = np.zeros((self.timesteps, self.sizes[population]), np.float32)
         for idx, v in pop.get_voltages().items():
             v = np.asarray(v, np.float32)[:self.timesteps]
             out[:v.size, int(idx)] = v
@@ -182,5 +183,6 @@ def to_sdk(program: S2Program, inputs: Optional[Mapping[str, Any]] = None) -> SD
     net, pops, projs = build_network(snn, program.to_dict(), spike_lists)
     lag = max(program.meta.get("latency", {}).values(), default=0)
     timesteps = steps + lag if inputs else program.timesteps
-    return SDKNetwork(net, pops, projs, timesteps, program.sys_tick_in_s, dict(program.meta.get("outputs", {})))
+    return SDKNetwork(net, pops, projs, timesteps, program.sys_tick_in_s, {p.name: p.size for p in program.populations},
+                      dict(program.meta.get("outputs", {})))
 
