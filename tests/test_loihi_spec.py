@@ -39,6 +39,7 @@ def test_capacity_and_memory_model() -> None:
     assert m.words(1000, 10, 8, delays=True) == 10 + 219            # 14 bits each: 218.75 -> 219
     assert m.words(1000, 10, 8, delays=True, sparse=True) == 10 + 422   # 27 bits each: 421.9 -> 422
     assert dataclasses.replace(m, word_bits=32).words_per_core == 32768
+    assert s.core_capacity() == {"neurons": 8192, "synapse_words": 16384}
     with pytest.raises(ValueError):
         m.words(-1, 0, 8)
 

@@ -273,6 +273,12 @@ class LoihiSpec:
                              field="neuron_model")
         return self.neuron_models[model].neurons_per_core
 
+    def core_capacity(self, model: str = "CUBA") -> dict[str, int]:
+        """One neurocore's capacity per resource, as the shared mapper
+        (:class:`nircc.passes.map_resources.Core`) takes it: neurons of ``model`` and
+        synaptic memory words (:class:`SynapseMemoryModel`)."""
+        return {"neurons": self.neurons_per_core(model), "synapse_words": self.memory.words_per_core}
+
     def table(self) -> list[tuple[str, Any, str, str]]:
         """(item, value, tag, source) rows: system, formats, neuron models, memory model."""
         rows: list[tuple[str, Any, str, str]] = [
