@@ -223,10 +223,8 @@ def plan(g: Graph, net: Network, lag: dict[str, int], opts: dict, spec: S2Spec, 
             pp = PathPlan(p, name, lag[v] - lag[p.pre] - 1)
             dmin, dmax = pp.base + lo, pp.base + hi
             room = 0 if conv else max_native
-            if dmax == 0 or (opts["delay_mode"] == "native" and dmax <= room):
-                pp.relay_steps = 0
-            else:
-                pp.relay_steps = dmin
+            native = dmax == 0 or (opts["delay_mode"] == "native" and dmax <= room)
+            pp.relay_steps = 0 if native else dmin
             pp.max_field = dmax - pp.relay_steps
             if pp.max_field > room:
                 model = "lif_conv2d (no delay field)" if conv else f"the delay field (0..{room})"
