@@ -255,6 +255,23 @@ def test_long_delay_relay_chain():
     assert f.ref_spikes > 10 and f.step_agreement == 1.0
 
 
+def test_delay_before_a_conv_goes_through_a_relay():
+    rng = np.random.default_rng(6)
+    conv = nir.Conv2d(input_shape=(5, 5), weight=rng.integers(-3, 4, (2, 1, 3, 3)).astype(F32), stride=1, padding=1,
+                      dilation=1, groups=1, bias=np.zeros(2, F32))
+    n = nir.IF(r=np.ones((2, 5, 5), F32), v_threshold=np.full((2, 5, 5), 1.5, F32), v_reset=np.zeros((2, 5, 5), F32))
+    g = chain(inp=I(np.array([1, 5, 5])), d=nir.Delay(np.full((1, 5, 5), 2.0)), conv=conv, n=n,
+              o=nir.Output(np.array([2, 5, 5])))
+    res = build(g, dt=1.0, weight_scale=1)
+    # lag 0, field 1 needed: lif_conv2d has none, one relay (field 0) carries it
+    assert res.target.latency(res.program) == {"o": 0}
+    assert [(q.kind, q.pre, q.post) for q in res.program.projections] == [
+        ("list", "inp", "relay0:conv"), ("conv2d", "relay0:conv", "n")]
+    x = poisson_inputs({"inp": (1, 5, 5)}, 40, 2, 0.3, seed=8)
+    f = res.fidelity(x).outputs["o"]
+    assert f.ref_spikes > 20 and f.step_agreement == 1.0
+
+
 def test_self_recurrence_takes_the_chips_one_step():
     g = graph({"inp": I(np.array([2])), "fc": lin(np.eye(2)), "a": lif(2), "w": lin([[0, 0.5], [0.5, 0]]),
                "o": nir.Output(np.array([2]))}, [("inp", "fc"), ("fc", "a"), ("a", "w"), ("w", "a"), ("a", "o")])
