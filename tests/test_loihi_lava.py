@@ -16,12 +16,22 @@ with a flatten into a dense layer; an input layer with neurons fed int32 current
 input into dense and conv layers; and an overflow case (``u`` beyond 24 bits, ``v``
 saturating at both ends).  Every case is generated from a fixed seed.
 
-Without Lava, :data:`DIGESTS` holds the SHA-256 of Lava's recorded traces for every case
-(taken with lava-nc 0.10.0, Python 3.10.13, numpy 1.26.4), and the emulator's traces must
-hash the same.  With ``NIRCC_LAVA_PYTHON`` pointing to a Python that imports lava (e.g. a
-``python3.10 -m venv`` with ``pip install lava-nc``), the slow test runs Lava live and
-compares the arrays; ``NIRCC_LAVA_PYTHON=... python tests/test_loihi_lava.py`` prints a
-fresh :data:`DIGESTS`.
+:data:`NETX_CASES` go one level up: a ``.net`` file written here (:func:`write_net`) is
+loaded by lava-dl's own ``netx.hdf5.Network`` (:data:`NETX_RUNNER`), which picks the weight
+exponent, bit count and sign mode itself, and the emulator runs the program nircc derives
+for that file (:func:`~nircc.backends.loihi.program.netx_synapse`,
+:func:`~nircc.backends.loihi.program.netx_recurrent_synapses`, ``du = iDecay - 1``,
+``bias_exp`` 6, conv bias per channel): dense layers with bias and delays, ``dense_rec``,
+strided/padded/dilated/grouped convolutions with flatten, graded input.  (An input layer
+with neurons cannot be checked there: netx's ``Input`` block leaves its input port
+unconnected, lava-dl#298, and Lava refuses to compile it.)
+
+Without Lava, :data:`DIGESTS` and :data:`NETX_DIGESTS` hold the SHA-256 of the recorded
+traces of every case (lava-nc 0.10.0 and lava-dl 0.6.0, Python 3.10.13, numpy 1.26.4), and
+the emulator's traces must hash the same.  With ``NIRCC_LAVA_PYTHON`` pointing to a Python
+that imports lava (a ``python3.10 -m venv`` with ``pip install lava-nc``, and ``lava-dl``
+for the netx cases), the slow tests run Lava live and compare the arrays;
+``NIRCC_LAVA_PYTHON=... python tests/test_loihi_lava.py`` prints fresh digests.
 """
 from __future__ import annotations
 
@@ -31,12 +41,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from typing import Any
+
+import h5py
 import numpy as np
 import pytest
 
 from nircc.backends.loihi.emulator import LoihiEmulator
 from nircc.backends.loihi.program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer,
-                                          LoihiProgram, Synapse, determine_sign_mode, effective_weights)
+                                          LoihiProgram, Synapse, determine_sign_mode, effective_weights,
+                                          netx_recurrent_synapses, netx_synapse)
 from nircc.util import dumps
 
 LAVA_PYTHON = os.environ.get("NIRCC_LAVA_PYTHON")
@@ -131,6 +145,43 @@ prog = json.load(open(sys.argv[1]))
 x = np.load(sys.argv[2], allow_pickle=False)["x"]
 per = [run_one(prog, x[:, b]) for b in range(x.shape[1])]
 np.savez(sys.argv[3], **{k: np.stack([r[k] for r in per], axis=1) for k in per[0]})
+'''
+
+
+NETX_RUNNER = r'''
+import json, sys
+import numpy as np
+from lava.lib.dl import netx
+from lava.magma.core.run_conditions import RunSteps
+from lava.magma.core.run_configs import Loihi2SimCfg
+from lava.proc.io.source import RingBuffer
+from lava.proc.monitor.process import Monitor
+
+net_path, x_path, mb, out_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+x = np.load(x_path, allow_pickle=False)["x"]
+T = x.shape[0]
+res = {}
+for b in range(x.shape[1]):
+    net = netx.hdf5.Network(net_config=net_path, input_message_bits=mb)
+    shape = net.inp.shape
+    data = x[:, b].T if len(shape) == 1 else x[:, b].reshape((T, *shape[::-1])).transpose(3, 2, 1, 0)
+    rb = RingBuffer(data=data.astype(np.int32))
+    rb.s_out.connect(net.inp)
+    mons = []
+    for blk in net.layers:
+        mons.append({})
+        for var in ("u", "v", "s_out"):
+            mons[-1][var] = Monitor()
+            mons[-1][var].probe(getattr(blk.neuron, var), T)
+    net.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    for i, (blk, ms) in enumerate(zip(net.layers, mons)):
+        for var, m in ms.items():
+            a = np.asarray(m.get_data()[blk.neuron.name][var])
+            if a.ndim == 4:
+                a = a.transpose(0, 3, 2, 1)
+            res.setdefault(f"{i}|{var}", []).append(a.reshape(T, -1).astype(np.int64))
+    net.stop()
+np.savez(out_path, **{k: np.stack(v, axis=1) for k, v in res.items()})
 '''
 
 
@@ -254,6 +305,107 @@ def run_lava(p: LoihiProgram, x: np.ndarray, python: str, work: Path) -> dict[st
         return {k: f[k] for k in f.files}
 
 
+# ---------------------------------------------------------------------- netx cases
+def _net_neuron(rng: np.random.Generator, vth_hi: int = 300) -> dict:
+    """A netx CUBA neuron group (``iDecay`` = Lava's du + 1)."""
+    return {"type": "CUBA", "iDecay": int((1, 401, 2049, 4096)[rng.integers(4)]),
+            "vDecay": int((0, 163, 1000, 4095)[rng.integers(4)]), "vThMant": int(rng.integers(1, vth_hi)),
+            "refDelay": 1, "gradedSpike": 0}
+
+
+def _neurons_of(neuron: dict, bias: np.ndarray) -> CubaNeurons:
+    """What netx makes of a neuron group and a bias (hdf5.py:144-163: bias_exp 6)."""
+    return CubaNeurons(du=neuron["iDecay"] - 1, dv=neuron["vDecay"], vth=neuron["vThMant"], bias_mant=bias, bias_exp=6)
+
+
+def make_netx_case(kind: str, seed: int) -> tuple[list[dict], LoihiProgram, np.ndarray]:
+    """The layers of a ``.net`` file, the program netx + Lava make of it, and an input."""
+    rng = np.random.default_rng([100 + NETX_KINDS.index(kind), seed])
+    T, B = 60, 2
+    mb = 0
+    if kind == "netx_dense":
+        w1, b1, n1 = rng.integers(-100, 101, (10, 12)), rng.integers(-20, 60, 10), _net_neuron(rng)
+        w2, n2 = rng.integers(0, 40, (6, 10)), _net_neuron(rng)
+        d2 = rng.integers(0, 5, (6, 10))
+        net = [{"type": "input", "shape": np.array([12])},
+               {"type": "dense", "shape": np.array([10]), "weight": w1, "bias": b1, "neuron": n1},
+               {"type": "dense", "shape": np.array([6]), "weight": w2, "delay": d2, "neuron": n2}]
+        layers = [InputLayer("0", (12,)), DenseLayer("1", netx_synapse(w1), _neurons_of(n1, b1)),
+                  DenseLayer("2", netx_synapse(w2, delays=d2), _neurons_of(n2, np.zeros(6)))]
+        x = rng.random((T, B, 12)) < 0.3
+    elif kind == "netx_rec":
+        w, w_rec, n1 = rng.integers(0, 60, (10, 8)), rng.integers(-30, 30, (10, 10)), _net_neuron(rng)
+        w2, n2 = rng.integers(-80, 80, (5, 10)), _net_neuron(rng)
+        syn, rec = netx_recurrent_synapses(w, w_rec)
+        net = [{"type": "input", "shape": np.array([8])},
+               {"type": "dense_rec", "shape": np.array([10]), "weight": w, "weight_rec": w_rec, "neuron": n1},
+               {"type": "dense", "shape": np.array([5]), "weight": w2, "neuron": n2}]
+        layers = [InputLayer("0", (8,)), DenseLayer("1", syn, _neurons_of(n1, np.zeros(10)), synapse_rec=rec),
+                  DenseLayer("2", netx_synapse(w2), _neurons_of(n2, np.zeros(5)))]
+        x = rng.random((T, B, 8)) < 0.3
+    elif kind == "netx_conv":
+        k1, b1, n1 = _weights(rng, (4, 2, 3, 3), "mixed", 8), rng.integers(-10, 30, 4), _net_neuron(rng, 100)
+        k2, n2 = _weights(rng, (6, 2, 2, 2), "excitatory", 7), _net_neuron(rng, 40)
+        w3, n3 = rng.integers(0, 50, (5, 30)), _net_neuron(rng, 40)
+        net = [{"type": "input", "shape": np.array([2, 7, 6])},
+               {"type": "conv", "shape": np.array([4, 7, 2]), "weight": k1, "bias": b1, "neuron": n1,
+                "stride": np.array([1, 2]), "padding": np.array([1, 0]), "dilation": np.array([1, 1]), "groups": 1},
+               {"type": "conv", "shape": np.array([6, 5, 1]), "weight": k2, "neuron": n2,
+                "stride": np.array([1, 1]), "padding": np.array([0, 0]), "dilation": np.array([2, 1]), "groups": 2},
+               {"type": "flatten"},
+               {"type": "dense", "shape": np.array([5]), "weight": w3, "neuron": n3}]
+        layers = [InputLayer("0", (2, 7, 6)),
+                  ConvLayer("1", (2, 7, 6), k1, _neurons_of(n1, np.repeat(b1, 7 * 2)), stride=(1, 2), padding=(1, 0)),
+                  ConvLayer("2", (4, 7, 2), k2, _neurons_of(n2, np.zeros(30)), dilation=(2, 1), groups=2,
+                            num_weight_bits=7, sign_mode="excitatory"),
+                  FlattenLayer("3"), DenseLayer("4", netx_synapse(w3), _neurons_of(n3, np.zeros(5)))]
+        x = rng.random((T, B, 84)) < 0.4
+    else:   # netx_graded
+        mb = 8
+        w1, n1, w2, n2 = rng.integers(-40, 41, (7, 9)), _net_neuron(rng, 3000), rng.integers(1, 90, (4, 7)), _net_neuron(rng)
+        net = [{"type": "input", "shape": np.array([9])},
+               {"type": "dense", "shape": np.array([7]), "weight": w1, "neuron": n1},
+               {"type": "dense", "shape": np.array([4]), "weight": w2, "neuron": n2}]
+        layers = [InputLayer("0", (9,)), DenseLayer("1", netx_synapse(w1), _neurons_of(n1, np.zeros(7))),
+                  DenseLayer("2", netx_synapse(w2), _neurons_of(n2, np.zeros(4)))]
+        x = rng.integers(-128, 128, (T, B, 9))
+    p = LoihiProgram(layers, input_message_bits=mb)
+    p.validate()
+    return net, p, np.asarray(x).astype(np.int64)
+
+
+def write_net(path: Path, net: list[dict]) -> None:
+    """A netx ``.net`` file of ``net`` (strings as ASCII bytes, as netx's NetDict reads them)."""
+    def put(group: h5py.Group, key: str, value: Any) -> None:
+        group.create_dataset(key, data=np.bytes_(value) if isinstance(value, str) else value)
+
+    with h5py.File(path, "w") as f:
+        for i, lay in enumerate(net):
+            g = f.create_group(f"layer/{i}")
+            for key, value in lay.items():
+                if key == "neuron":
+                    for k, v in value.items():
+                        put(g.require_group("neuron"), k, v)
+                else:
+                    put(g, key, value)
+
+
+def run_netx(net: list[dict], p: LoihiProgram, x: np.ndarray, python: str, work: Path) -> dict[str, np.ndarray]:
+    (work / "netx_runner.py").write_text(NETX_RUNNER)
+    write_net(work / "model.net", net)
+    np.savez(work / "x.npz", x=x)
+    r = subprocess.run([python, str(work / "netx_runner.py"), str(work / "model.net"), str(work / "x.npz"),
+                        str(p.input_message_bits), str(work / "netx.npz")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-4000:]
+    names = [lay.name for lay in p.neuron_layers()]
+    with np.load(work / "netx.npz", allow_pickle=False) as f:
+        return {f"{names[int(k.split('|')[0])]}|{k.split('|')[1]}": f[k] for k in f.files}
+
+
+NETX_KINDS = ("netx_dense", "netx_rec", "netx_conv", "netx_graded")
+NETX_CASES = [(kind, seed) for kind in NETX_KINDS for seed in (0, 1)]
+
+
 #: (program digest, Lava trace digest) per case: lava-nc 0.10.0, Python 3.10.13, numpy 1.26.4.
 DIGESTS: dict[tuple[str, int], tuple[str, str]] = {
     ('chain', 0): ('978bde2041f81abd', '479f3bdde2f5e516'),
@@ -280,6 +432,19 @@ DIGESTS: dict[tuple[str, int], tuple[str, str]] = {
     ('overflow', 0): ('9436285bd4afa92a', '7b22fd10ffc1f857'),
     ('overflow', 1): ('a786499a125167dc', 'c72737d26668798c'),
     ('overflow', 2): ('a180a15374b66498', '05c5bee0077815f0'),
+}
+
+
+#: the same for the netx cases: lava-dl 0.6.0 (netx) on lava-nc 0.10.0.
+NETX_DIGESTS: dict[tuple[str, int], tuple[str, str]] = {
+    ('netx_dense', 0): ('a790dd55af969a6a', '0c0af788e1081d53'),
+    ('netx_dense', 1): ('3b73db561530d0c2', 'e2f365740751e93b'),
+    ('netx_rec', 0): ('12aee4f75ab05549', 'bb4302adccec164f'),
+    ('netx_rec', 1): ('43679c9166a11473', '446fc0ced6f7787c'),
+    ('netx_conv', 0): ('7b0e112022ab1a20', 'e510d270d34e9f1d'),
+    ('netx_conv', 1): ('509c7bc7b579ea32', '9620ac666cd28eaf'),
+    ('netx_graded', 0): ('b947eb7abb1ed04a', '021f25aed3ddd714'),
+    ('netx_graded', 1): ('20411da29e3bf935', 'c4ea15fd7e5bbb09'),
 }
 
 
@@ -316,6 +481,41 @@ def test_batch_equals_samples_one_by_one(kind: str) -> None:
         np.testing.assert_array_equal(whole.outputs[p.output_layer.name][:, b:b + 1], one.outputs[p.output_layer.name])
 
 
+@pytest.mark.parametrize("kind,seed", NETX_CASES)
+def test_emulator_reproduces_netx_traces(kind: str, seed: int) -> None:
+    _, p, x = make_netx_case(kind, seed)
+    want_program, want_trace = NETX_DIGESTS[(kind, seed)]
+    assert program_digest(p, x) == want_program, \
+        "the case generator changed (numpy RNG stream?): regenerate NETX_DIGESTS with NIRCC_LAVA_PYTHON"
+    traces = emulator_traces(p, x)
+    assert trace_digest(p, traces) == want_trace
+    for lay in p.neuron_layers():
+        assert 0 < traces[f"{lay.name}|s_out"].mean() < 1, lay.name
+
+
+@pytest.fixture(scope="module")
+def netx_python() -> str:
+    if not LAVA_PYTHON:
+        pytest.skip("set NIRCC_LAVA_PYTHON to a Python (< 3.11) with lava-nc and lava-dl installed")
+    r = subprocess.run([LAVA_PYTHON, "-c", "import lava.lib.dl.netx"], capture_output=True, text=True, timeout=300)
+    if r.returncode:
+        pytest.skip(f"{LAVA_PYTHON} cannot import lava.lib.dl.netx (pip install lava-dl)")
+    return LAVA_PYTHON
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,seed", NETX_CASES)
+def test_emulator_equals_live_netx(kind: str, seed: int, tmp_path: Path, netx_python: str) -> None:
+    net, p, x = make_netx_case(kind, seed)
+    lava = run_netx(net, p, x, netx_python, tmp_path)
+    emu = emulator_traces(p, x)
+    for key, want in lava.items():
+        got = emu[key].astype(np.int64)
+        if not np.array_equal(got, want):
+            i = tuple(np.argwhere(got != want)[0])
+            pytest.fail(f"{key} differs first at [t, b, n] = {list(i)}: netx {want[i]}, emulator {got[i]}")
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not LAVA_PYTHON, reason="set NIRCC_LAVA_PYTHON to a Python (< 3.11) with lava-nc installed")
 @pytest.mark.parametrize("kind,seed", CASES)
@@ -340,5 +540,12 @@ if __name__ == "__main__":
         p, x = make_case(kind, seed)
         with tempfile.TemporaryDirectory() as tmp:
             traces = run_lava(p, x, LAVA_PYTHON, Path(tmp))
+        print(f"    ({kind!r}, {seed}): ({program_digest(p, x)!r}, {trace_digest(p, traces)!r}),")
+    print("}")
+    print("NETX_DIGESTS = {")
+    for kind, seed in NETX_CASES:
+        net, p, x = make_netx_case(kind, seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            traces = run_netx(net, p, x, LAVA_PYTHON, Path(tmp))
         print(f"    ({kind!r}, {seed}): ({program_digest(p, x)!r}, {trace_digest(p, traces)!r}),")
     print("}")

@@ -11,8 +11,10 @@ Layers
 kind         content (Lava processes netx makes of it)
 ===========  ===================================================================================
 ``input``    ``shape`` (``(N,)`` or ``(C, H, W)``); optional ``neurons``: then the external input
-             goes straight into the LIF's ``a_in`` (netx ``Input`` block), else it goes to the
-             next layer's synapse as spikes (binary, or graded with ``input_message_bits``)
+             goes straight into the LIF's ``a_in`` (netx ``Input`` block; lava-dl 0.6 leaves that
+             block's input port unconnected, lava-dl#298, so only Lava processes built directly
+             run it), else it goes to the next layer's synapse as spikes (binary, or graded with
+             ``input_message_bits``)
 ``dense``    ``synapse`` (``Dense``, or ``DelayDense`` when it has delays) -> ``neurons`` (``LIF``)
 ``dense_rec``  a dense layer with ``synapse_rec`` (a second ``Dense`` from the layer's own
              spikes back to its ``a_in``, netx ``RecurrentDense``)
@@ -49,9 +51,10 @@ There is no refractory period (``PyLifModelBitAcc`` has none; netx's ``refDelay`
 used for CUBA neurons) and the state starts at ``u = v = 0``.
 
 Lava's weight rules are here too: :func:`determine_sign_mode`, :func:`clip_weights`,
-:func:`truncate_weights` (weightutils.py), and :func:`netx_synapse`, the synapse Lava ends
-up with for a weight matrix written into a ``.net`` file (netx's ``optimize_weight_bits``
-followed by ``Dense``'s clip and truncate).
+:func:`truncate_weights` (weightutils.py), and :func:`netx_synapse` /
+:func:`netx_recurrent_synapses`, the synapses Lava ends up with for the weight matrices
+written into a ``.net`` file (netx's ``optimize_weight_bits`` followed by ``Dense``'s own
+sign mode, clip and truncate; checked against lava-dl 0.6.0 in ``tests/test_loihi_lava.py``).
 
 Values that do not fit their canonical dtype are kept as given, so that
 :meth:`LoihiProgram.validate` can name them (layer, field, value, limit).
@@ -208,6 +211,20 @@ def netx_synapse(weights: np.ndarray, delays: Optional[np.ndarray] = None,
                          f"Lava's truncation would zero or distort them", field="weight")
     return Synapse(weights=effective_weights(w_netx, mode, nwb, formats), weight_exp=exp, num_weight_bits=nwb,
                    sign_mode=mode, delays=delays)
+
+
+def netx_recurrent_synapses(weights: np.ndarray, weights_rec: np.ndarray,
+                            formats: Formats = _FORMATS) -> tuple["Synapse", "Synapse"]:
+    """The two synapses Lava computes with for a ``.net`` ``dense_rec`` layer: netx
+    optimizes ``[weight | weight_rec]`` together (one exponent and bit count, hdf5.py:401-407),
+    then each ``Dense`` picks its own sign mode and clips and truncates."""
+    w, w_rec = np.asarray(weights), np.asarray(weights_rec)
+    both = netx_synapse(np.hstack([w, w_rec]), formats=formats)
+    w_netx = netx_optimize_weight_bits(np.hstack([w, w_rec]))[0]
+    parts = w_netx[:, :w.shape[1]], w_netx[:, w.shape[1]:]
+    return tuple(Synapse(weights=effective_weights(part, determine_sign_mode(part), both.num_weight_bits, formats),
+                         weight_exp=both.weight_exp, num_weight_bits=both.num_weight_bits,
+                         sign_mode=determine_sign_mode(part)) for part in parts)
 
 
 # ---------------------------------------------------------------------- records
