@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     out = res.emulate(read_inputs(args.input, res.graph), record=args.record)
     print(f"{args.model} on the {args.target} ({res.options.variant}) emulator:")
     for name, a in out.outputs.items():
-        print(f"  {name}: shape {list(a.shape)}, {int(a.sum())} spikes")
+        kind = f"{int(a.sum())} spikes" if a.dtype.kind in "biu" else f"values in [{a.min():g}, {a.max():g}]"
+        print(f"  {name}: shape {list(a.shape)}, {kind}")
     if args.output:
         arrays = {f"outputs/{k}": v for k, v in out.outputs.items()}
         arrays.update({f"states/{k}": v for k, v in out.states.items()})
