@@ -465,6 +465,8 @@ class LoihiProgram:
     dt: Optional[float] = None
     variant: str = DEFAULT_VARIANT
     meta: dict = field(default_factory=dict)
+    #: the compile report (resources, quantization) the lowering attaches; not serialized
+    report: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.layers = list(self.layers)
