@@ -1,13 +1,117 @@
 """Intel Loihi 2 through Lava and lava-dl netx: CUBA LIF layers with 8-bit synapses.
 
-* ``spec.py``      chip capacity (cores, neurons per core by neuron model, synaptic memory
-                   model) and the fixed-point formats of Lava's bit-accurate models, every
-                   number cited (``targets/loihi.md`` section, Lava file:line);
-* ``program.py``   :class:`~nircc.backends.loihi.program.LoihiProgram`: the ordered layers
-                   of a netx network (input, dense, dense_rec, conv, flatten) as integer
-                   arrays, lossless JSON format ``nircc.loihi/1``; Lava's weight rules
-                   (sign modes, clip/truncate, netx's exponent choice);
-* ``emulator.py``  :class:`~nircc.backends.loihi.emulator.LoihiEmulator`: Lava's
-                   ``PyLifModelBitAcc`` + ``PyDenseModelBitAcc`` / ``PyDelayDenseModelBitAcc``
-                   / ``PyConvModelFixed``, bit-exact, vectorized over neurons and batch.
+* ``spec.py``       chip capacity (cores, neurons per core by neuron model, synaptic memory
+                    model) and the fixed-point formats of Lava's bit-accurate models, every
+                    number cited (``targets/loihi.md`` section, Lava file:line);
+* ``program.py``    :class:`~nircc.backends.loihi.program.LoihiProgram`: the ordered layers
+                    of a netx network (input, dense, dense_rec, conv, flatten) as integer
+                    arrays, lossless JSON format ``nircc.loihi/1``; Lava's weight rules
+                    (sign modes, clip/truncate, netx's exponent choice);
+* ``lower.py``      graph -> program (chain of layers, parameters, quantization, netx checks);
+* ``partition.py``  neuron layers -> neurocores through the shared mapper;
+* ``emit.py``       the netx ``.net`` file, the program JSON, ``to_sdk`` (netx ``Network``);
+* ``emulator.py``   :class:`~nircc.backends.loihi.emulator.LoihiEmulator`: Lava's
+                    ``PyLifModelBitAcc`` + ``PyDenseModelBitAcc`` / ``PyDelayDenseModelBitAcc``
+                    / ``PyConvModelFixed``, bit-exact, vectorized over neurons and batch.
+
+:class:`LoihiTarget` (registered as ``"loihi"``) ties them to the compiler;
+``docs/targets/loihi.md`` documents options, formulas and running the artifact with Lava.
 """
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from ...errors import NirccError
+from ...passes import canonicalize, fuse_affine, infer_shapes
+from ..base import EmulatorResult, Target, register
+from . import emit as _emit
+from .emulator import LoihiEmulator
+from .lower import lower as _lower
+from .program import LoihiProgram
+from .spec import DEFAULT_VARIANT, VARIANTS, LoihiSpec, get_spec
+
+
+class LoihiTarget(Target):
+    """One Loihi 2 chip (default) or a Kapoho Point board: see docs/targets/loihi.md."""
+
+    name = "loihi"
+    variants = VARIANTS
+    default_variant = DEFAULT_VARIANT
+    description = "Intel Loihi 2 (Lava / lava-dl netx): fixed-point CUBA LIF layers, 128 neurocores per chip"
+
+    def spec(self, variant: Optional[str] = None) -> LoihiSpec:
+        return get_spec(self.resolve_variant(variant))
+
+    def pipeline(self, options: Any) -> list:
+        return [infer_shapes, canonicalize, fuse_affine]
+
+    def lower(self, graph, spec: LoihiSpec, options) -> LoihiProgram:
+        return _lower(graph, spec, options)
+
+    def emit(self, program: LoihiProgram, out_dir: Path) -> list[Path]:
+        return _emit.emit(program, out_dir)
+
+    def emulator(self, program: LoihiProgram, **options: Any) -> LoihiEmulator:
+        """:class:`LoihiEmulator` of ``program`` (it takes no options)."""
+        if options:
+            raise NirccError(f"the Loihi emulator takes no options, got {sorted(options)}", field="options")
+        return LoihiEmulator(program)
+
+    def run(self, program: LoihiProgram, inputs: Mapping[str, np.ndarray], record: bool = False) -> EmulatorResult:
+        """NIR inputs (the Input name -> 0/1 spikes ``[T, B, *shape]``) -> the emulator -> per NIR
+        Output ``[T, B, *shape]``: uint8 spikes, or float64 ``v`` in the reference's units
+        (Lava's ``v`` / ``v_scale``) for an LI/I/CubaLI read-out.  Outputs are Lava's steps
+        (``latency`` steps behind the reference); ``states`` are the emulator's (integers)."""
+        io = program.meta.get("inputs")
+        if io is None:
+            raise NirccError("the program has no NIR inputs recorded (meta['inputs']); run LoihiEmulator directly",
+                             field="inputs")
+        if set(inputs) != set(io):
+            raise NirccError(f"inputs {sorted(inputs)} do not match the program's {sorted(io)}", field="inputs")
+        (name, shape), = io.items()
+        x = np.asarray(inputs[name])
+        if x.ndim != 2 + len(shape) or list(x.shape[2:]) != list(shape):
+            raise NirccError(f"input must be [T, B, {', '.join(map(str, shape))}], got {list(x.shape)}", name, "inputs")
+        outs = program.meta.get("outputs", {})
+        full = record or any(info["kind"] != "spikes" for info in outs.values())
+        res = LoihiEmulator(program).run(x.reshape(x.shape[:2] + (-1,)), record=full)
+        outputs = {}
+        for o, info in outs.items():
+            lay = info["layer"]
+            if info["kind"] == "spikes":
+                y = res.outputs[lay]
+            else:
+                y = res.states[lay].astype(np.float64) / float(info["v_scale"])
+            outputs[o] = y.reshape(y.shape[:2] + tuple(info["shape"]))
+        return EmulatorResult(outputs=outputs, states=res.states if record else {})
+
+    def latency(self, program: LoihiProgram) -> dict[str, int]:
+        """One step per synapse on the path from the input: the number of neuron layers."""
+        return {k: int(v) for k, v in program.meta.get("latency", {}).items()}
+
+    def report(self, program: LoihiProgram) -> dict:
+        return dict(program.report)
+
+    def summary(self, program: LoihiProgram) -> str:
+        res = program.report.get("resources", {})
+        if not res:
+            return ""
+        kinds = ", ".join(f"{lay.name} ({lay.kind}, {lay.size})" for lay in program.neuron_layers())
+        lines = [f"  neurocores: {res['cores_used']} of {res['cores_available']} ({res['chips_used']} of "
+                 f"{res['chips_available']} chip(s)); lower bound {res['lower_bound']}",
+                 f"  neurons: {res['neurons']} in {len(res['layers'])} layer(s): {kinds}",
+                 f"  synapses: {res['synapses']}; largest core use: {res['max_core_utilization']:.0%}"]
+        lat = self.latency(program)
+        if lat:
+            lines.append(f"  output lag: {max(lat.values())} step(s) (one per synapse)")
+        return "\n".join(lines)
+
+    def to_sdk(self, program: LoihiProgram, net_path: Optional[Path] = None, **network_options: Any) -> Any:
+        """The lava-dl netx ``Network`` of ``program`` (:func:`nircc.backends.loihi.emit.to_sdk`)."""
+        return _emit.to_sdk(program, net_path, **network_options)
+
+
+register("loihi", LoihiTarget)
