@@ -60,6 +60,7 @@ neuron layer runs ``i`` steps behind the reference (``latency``).
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -94,6 +95,15 @@ OPTIONS: dict[str, Any] = {
     "tau_tolerance": 0.01,  # relative time-constant error above which a tau-approximated warning is given
 }
 ROUNDINGS = {"trunc": "trunc", "nearest": "half_even"}
+#: ``rounding = trunc`` truncates toward zero after this relative allowance (two float32 ulps):
+#: a value meant to be an integer that the float32 parameters of a file put a hair below it
+#: (tau = 0.004 s is 0.0040000002: 25 becomes 24.9999988) keeps its integer
+TRUNC_ALLOWANCE = 2.0 ** -22
+
+
+def _allow(x: np.ndarray, rounding: str) -> np.ndarray:
+    """``x`` with the truncation allowance (unchanged for ``nearest``)."""
+    return x * (1.0 + TRUNC_ALLOWANCE) if rounding == "trunc" else x
 _UNSUPPORTED = {
     "Threshold": "a stateless threshold is not a Lava neuron (use IF or LIF)",
     "Conv1d": "netx convolutions are 2-D (reshape to Conv2d)",
@@ -662,12 +672,19 @@ def neuron_plan(g: Graph, node: str, beta: np.ndarray, sem: Semantics, rounding:
     decays: list[DecayResult] = []
 
     def quantized_decay(fld: str, offset: int, what: str) -> Optional[int]:
+        tau = get(fld)
+        short = tau / _allow(np.ones(1), rounding)      # the allowance: a shorter tau, a larger 4096 (1 - a)
+        if sem.discretization == "euler":
+            short = np.where(tau >= dt, np.maximum(short, dt), tau)
         try:
-            d = linear_decay(get(fld), dt, discretization=sem.discretization, frac_bits=fm.decay_bits, offset=offset,
-                             fmt=fmt, name=f"{node}.{what}", node=node, field=fld)
+            d = linear_decay(short, dt, discretization=sem.discretization,
+                             frac_bits=fm.decay_bits, offset=offset, fmt=fmt, name=f"{node}.{what}", node=node,
+                             field=fld)
         except NirccError as e:
             errs.extend(e)
             return None
+        rel = np.abs(d.tau_effective - tau) / tau
+        d = dataclasses.replace(d, tau=tau, max_rel_tau_error=float(np.max(rel)))
         decays.append(d)
         q = np.asarray(d.q, np.int64)
         if np.any(q != q[0]):
@@ -678,25 +695,28 @@ def neuron_plan(g: Graph, node: str, beta: np.ndarray, sem: Semantics, rounding:
 
     r = get("r")
     if t in ("LIF", "LI"):
-        _, b = decay(get("tau"), dt, sem.discretization)
-        k_in, bias_v = b * r, b * (get("v_leak") + r * beta)
         du, dv = fm.decay_max, quantized_decay("tau", fm.dm_offset, "dv")
     elif t in ("IF", "I"):
-        k_in, bias_v = dt * r, dt * r * beta
         du, dv = fm.decay_max, 0
+    else:
+        du, dv = quantized_decay("tau_syn", fm.ds_offset, "du"), quantized_decay("tau_mem", fm.dm_offset, "dv")
+    if du is None or dv is None:
+        return None
+    if t in ("LIF", "LI"):
+        _, b = decay(get("tau"), dt, sem.discretization)
+        k_in, bias_v = b * r, b * (get("v_leak") + r * beta)
+    elif t in ("IF", "I"):
+        k_in, bias_v = dt * r, dt * r * beta
     else:
         _, b_s = decay(get("tau_syn"), dt, sem.discretization)
         _, b_m = decay(get("tau_mem"), dt, sem.discretization)
         w_in = get("w_in")
         k_in = b_m * r * b_s * w_in
         bias_v = b_m * (get("v_leak") + r * w_in * beta)
-        du, dv = quantized_decay("tau_syn", fm.ds_offset, "du"), quantized_decay("tau_mem", fm.dm_offset, "dv")
-        if np.any(beta) and du is not None and du != fm.decay_max:
+        if np.any(beta) and du != fm.decay_max:
             diags.warn("cuba-bias-steady-state", "the bias enters the synaptic current in the reference (rising over "
                        f"tau_syn); Lava adds its steady state b_mem r w_in bias to v from the first step (du = {du})",
                        node=node, field="bias", stage=STAGE)
-    if du is None or dv is None:
-        return None
     for name, x in (("input gain", k_in), ("bias", bias_v)):
         if not np.all(np.isfinite(x)):
             errs.add(f"the {name} is not finite (check r, w_in, v_leak and the time constants)", node, "r",
@@ -812,14 +832,16 @@ def quantize_layer(plan: LayerPlan, npl: NeuronPlan, opts: dict, fm: Formats, qr
         return None
     fmt, _ = weight_format(w, conv, opts["rounding"], fm)
     rnd = ROUNDINGS[opts["rounding"]]
-    tensors = [Tensor("weight" if plan.rec is None else "weight+weight_rec", w, fmt, node=node, field="weight")]
+    rounding = opts["rounding"]
+    tensors = [Tensor("weight" if plan.rec is None else "weight+weight_rec", _allow(w, rounding), fmt, node=node,
+                      field="weight")]
     bias = npl.bias_v * s
     if np.any(bias):
         lo, hi = fm.bias_mant_range
-        tensors.append(Tensor("bias", bias, NumberFormat(fm.bias_mant_bits, signed=True, lo=lo, hi=hi, rounding=rnd),
+        tensors.append(Tensor("bias", _allow(bias, rounding), NumberFormat(fm.bias_mant_bits, signed=True, lo=lo, hi=hi, rounding=rnd),
                               node=node, field="bias"))
     if npl.thr is not None:
-        tensors.append(Tensor("threshold", (npl.thr * s)[:1],
+        tensors.append(Tensor("threshold", _allow((npl.thr * s)[:1], rounding),
                               NumberFormat(fm.vth_bits, signed=False, rounding=rnd), node=node, field="v_threshold"))
     fixed = opts["weight_scale"]
     res = qreport.add(quantize_group(tensors, gain=fixed, name=node, node=node))
