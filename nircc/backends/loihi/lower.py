@@ -893,7 +893,9 @@ def quantize_layer(plan: LayerPlan, npl: NeuronPlan, opts: dict, fm: Formats, qr
 def state_ranges(layer: Any, spiking: bool, fm: Formats, diags: Diagnostics) -> dict:
     """Worst-case bounds of ``u`` and ``v`` (every input neuron firing on every step) against
     the 24-bit state; warnings where ``u`` can wrap or ``v`` saturate (module docstring of
-    :mod:`~nircc.backends.loihi.emulator` for the arithmetic)."""
+    :mod:`~nircc.backends.loihi.emulator` for the arithmetic).  ``v_min`` / ``v_max`` are None
+    where ``v`` has no bound (no leak); ``v_max`` is None for spiking layers (the threshold
+    bounds it)."""
     n = layer.neurons
     if isinstance(layer, ConvLayer):
         w = np.asarray(layer.weights, np.int64)
@@ -933,7 +935,10 @@ def state_ranges(layer: Any, spiking: bool, fm: Formats, diags: Diagnostics) -> 
             diags.warn("state-saturation", f"v can reach {sign}{bound:.4g} (every input firing every step, dv = "
                        f"{n.dv}), beyond the 24-bit range: Lava saturates it at {sign}{top}", node=node, field="v",
                        stage=STAGE)
-    return {"u_max": u_pos, "u_min": -u_neg, "v_max": None if spiking else v_pos, "v_min": -v_neg,
+    def finite(x: float) -> Optional[float]:
+        return None if math.isinf(x) else x
+
+    return {"u_max": u_pos, "u_min": -u_neg, "v_max": None if spiking else finite(v_pos), "v_min": finite(-v_neg),
             "limit": top}
 
 
