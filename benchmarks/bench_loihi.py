@@ -7,19 +7,33 @@ to the bare numpy matrix products of the same steps (one product per synapse and
 the emulator's shapes and dtypes, on the spikes the emulator produced) and their ratio.
 Each figure is the best of ``--repeat`` runs.
 
-Sections are functions in :data:`SECTIONS` taking the parsed arguments; further sections
-(e.g. compile time with core counts) are added there.
+Section ``compile``: ``nircc.compile`` (load, passes, lowering, quantization with the netx
+weight checks, neurocore partitioning) of two ~100k-neuron networks on the ``kapoho_point``
+variant (8 chips x 128 neurocores; the report says how many chips the network needs), and
+``save`` (the netx ``.net`` file and the program JSON): ``dense`` -- 200 inputs -> 100,000 LIF
+(25 %-dense Linear, 5 M synapses; a netx chain ends in one layer, so the wide layer is the
+output) -- and ``conv`` -- (2, 64, 64) -> Conv 3x3 8
+LIF -> Conv 3x3 16 IF -> SumPool 4 -> Conv 3x3 16 IF -> SumPool 2 -> Affine 256 LIF -> 10 LIF
+(102,666 neurons; the pools fold into the next conv and the dense matrix).  It prints the
+best compile time of ``--repeat`` runs, the neurocores and chips used against the mapper's
+lower bound, the fullest core and the artifact size.
 
-    python benchmarks/bench_loihi.py [--steps 1000] [--repeat 3] [--batch 1 64] [--section emulator]
+Sections are functions in :data:`SECTIONS` taking the parsed arguments.
+
+    python benchmarks/bench_loihi.py [--steps 1000] [--repeat 3] [--batch 1 64] [--section emulator compile]
 """
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 from typing import Callable
 
+import nir
 import numpy as np
 
+import nircc
 from nircc.backends.loihi.emulator import LoihiEmulator
 from nircc.backends.loihi.program import CubaNeurons, DenseLayer, InputLayer, LoihiProgram, Synapse
 
@@ -74,7 +88,71 @@ def emulator_section(args: argparse.Namespace) -> None:
         print(f"{batch:>6}{float(spikes.mean()):>8.3f}{t_emu:>12.3f}{t_bare:>12.3f}{t_emu / t_bare:>8.2f}")
 
 
-SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"emulator": emulator_section}
+F32 = np.float32
+
+
+def _lif(shape: tuple, tau: float = 0.01) -> nir.LIF:
+    return nir.LIF(tau=np.full(shape, tau, F32), r=np.full(shape, tau / 1e-3, F32), v_leak=np.zeros(shape, F32),
+                   v_threshold=np.ones(shape, F32), v_reset=np.zeros(shape, F32))
+
+
+def _if(shape: tuple) -> nir.IF:
+    return nir.IF(r=np.full(shape, 1000.0, F32), v_threshold=np.ones(shape, F32), v_reset=np.zeros(shape, F32))
+
+
+def _chain(nodes: dict) -> nir.NIRGraph:
+    names = list(nodes)
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), type_check=False)
+
+
+def dense_network(seed: int = 0) -> nir.NIRGraph:
+    rng = np.random.default_rng(seed)
+    n = 100_000
+    w = (rng.normal(0.2, 0.5, (n, 200)) * (rng.random((n, 200)) < 0.25)).astype(F32)
+    return _chain({"input": nir.Input(np.array([200])), "fc": nir.Linear(weight=w), "hidden": _lif((n,)),
+                   "output": nir.Output(np.array([n]))})
+
+
+def conv_network(seed: int = 0) -> nir.NIRGraph:
+    rng = np.random.default_rng(seed)
+
+    def conv(c_out: int, c_in: int, size: int) -> nir.Conv2d:
+        return nir.Conv2d(input_shape=(size, size), weight=rng.normal(0.05, 0.3, (c_out, c_in, 3, 3)).astype(F32),
+                          stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(c_out, F32))
+
+    def pool(k: int) -> nir.SumPool2d:
+        return nir.SumPool2d(kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0]))
+
+    return _chain({"input": nir.Input(np.array([2, 64, 64])), "c1": conv(8, 2, 64), "n1": _lif((8, 64, 64)),
+                   "c2": conv(16, 8, 64), "n2": _if((16, 64, 64)), "p2": pool(4), "c3": conv(16, 16, 16),
+                   "n3": _if((16, 16, 16)), "p3": pool(2), "flat": nir.Flatten(input_type={"input": np.array([16, 8, 8])}),
+                   "fc4": nir.Affine(weight=rng.normal(0.0, 0.1, (256, 1024)).astype(F32), bias=np.zeros(256, F32)),
+                   "n4": _lif((256,)), "fc5": nir.Linear(weight=rng.normal(0.0, 0.2, (10, 256)).astype(F32)),
+                   "n5": _lif((10,)), "output": nir.Output(np.array([10]))})
+
+
+def compile_section(args: argparse.Namespace) -> None:
+    print(f"== compile: 100k-neuron networks on kapoho_point (8 chips x 128 neurocores), best of {args.repeat}")
+    print(f"{'network':<8}{'neurons':>9}{'synapses':>11}{'compile s':>11}{'cores':>7}{'bound':>7}{'chips':>7}"
+          f"{'fullest core':>14}{'save s':>8}{'artifact MB':>13}")
+    for name, build in (("dense", dense_network), ("conv", conv_network)):
+        g = build()
+        holder: dict = {}
+        t_compile = best_of(args.repeat, lambda: holder.update(res=nircc.compile(g, "loihi", variant="kapoho_point",
+                                                                                 dt=1e-3)))
+        res = holder["res"]
+        r = res.report["resources"]
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            files = res.save(Path(tmp) / "out")
+            t_save = time.perf_counter() - t0
+            size = sum(f.stat().st_size for f in files) / 1e6
+        print(f"{name:<8}{r['neurons']:>9}{r['synapses']:>11}{t_compile:>11.2f}{r['cores_used']:>7}"
+              f"{r['lower_bound']:>7}{r['chips_used']:>7}{r['max_core_utilization']:>14.0%}{t_save:>8.2f}"
+              f"{size:>13.1f}")
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"emulator": emulator_section, "compile": compile_section}
 
 
 def main(argv: list[str] | None = None) -> None:

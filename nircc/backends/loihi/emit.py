@@ -25,8 +25,11 @@ Files written by :func:`emit` (each atomically, byte-identical across runs):
     program's synapse exactly (the lowering checks it).  Root attributes: ``nircc_format``
     (:data:`NET_FORMAT`), ``nircc_version``, ``variant``, ``dt``.
 ``model.loihi.json``
-    :meth:`LoihiProgram.to_dict` (format ``nircc.loihi/1``, lossless, with ``meta``: the NIR
-    inputs and outputs, latency per output, gains, semantics).
+    the manifest (format :data:`ARTIFACT_FORMAT`): nircc version, variant, dt,
+    ``input_message_bits``, the ``.net`` file's name, per layer its name, kind and size, and
+    the program's ``meta`` (the NIR inputs and outputs, latency per output, gains,
+    semantics).  The arrays live in ``model.net`` only; :func:`load_program` joins the two
+    into the program (equal to the compiled one).
 
 :func:`load_net` reads a ``.net`` file back into the program netx builds from it.
 """
@@ -51,6 +54,7 @@ from .spec import DEFAULT_VARIANT, Formats
 NET = "model.net"
 PROGRAM = "model.loihi.json"
 NET_FORMAT = "nircc.loihi.net/1"
+ARTIFACT_FORMAT = "nircc.loihi.artifact/1"
 SDK_HINT = ("Lava needs Python < 3.11: in a Python 3.10 environment, pip install lava-nc lava-dl "
             "(and lava-loihi for Loihi 2 hardware).")
 
@@ -196,24 +200,40 @@ def load_net(path: Union[str, os.PathLike], fm: Formats = Formats()) -> LoihiPro
     return LoihiProgram(layers, dt=dt, variant=variant)
 
 
+def manifest(program: LoihiProgram, net_name: str = NET) -> dict:
+    """The JSON manifest of an artifact (module docstring)."""
+    return {"format": ARTIFACT_FORMAT, "nircc_version": __version__, "variant": program.variant, "dt": program.dt,
+            "input_message_bits": program.input_message_bits, "net": net_name,
+            "layers": [{"name": lay.name, "kind": lay.kind,
+                        "size": None if lay.kind == "flatten" else int(lay.size)} for lay in program.layers],
+            "meta": dict(program.meta)}
+
+
 def emit(program: LoihiProgram, out_dir: Union[str, os.PathLike]) -> list[Path]:
     """Write ``model.net`` and ``model.loihi.json`` into ``out_dir``; returns the files."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     net = write_net(program, out / NET)
     with atomic_path(out / PROGRAM) as tmp:
-        tmp.write_text(dumps(program.to_dict()))
+        tmp.write_text(dumps(manifest(program)))
     return [net, out / PROGRAM]
 
 
 def load_program(path: Union[str, os.PathLike]) -> LoihiProgram:
-    """The program of an emitted directory (or its ``model.loihi.json``)."""
+    """The program of an emitted directory (or its ``model.loihi.json``): the ``.net`` file's
+    layers (:func:`load_net`) with the manifest's variant, dt, input bits and meta."""
     p = Path(path)
     if p.is_dir():
         p = p / PROGRAM
     if not p.is_file():
-        raise NirccError(f"no Loihi program at {str(p)!r}", field="path")
-    return LoihiProgram.from_dict(json.loads(p.read_text()))
+        raise NirccError(f"no Loihi artifact at {str(p)!r}", field="path")
+    doc = json.loads(p.read_text())
+    if doc.get("format") != ARTIFACT_FORMAT:
+        raise NirccError(f"not a Loihi artifact manifest (format {doc.get('format')!r}, expected "
+                         f"{ARTIFACT_FORMAT!r})", field="format")
+    prog = load_net(p.parent / doc["net"])
+    return LoihiProgram(prog.layers, input_message_bits=doc["input_message_bits"], dt=doc["dt"],
+                        variant=doc["variant"], meta=doc["meta"])
 
 
 def to_sdk(program: LoihiProgram, net_path: Optional[Union[str, os.PathLike]] = None, **network_options: Any) -> Any:

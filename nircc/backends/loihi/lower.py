@@ -484,6 +484,8 @@ class _Paths:
 
 def _merge_dense(maps: list[LayerMap], post: str, errs: ErrorCollector) -> Optional[LayerMap]:
     """Parallel dense paths into one synapse: weights add where the delays agree."""
+    if len(maps) == 1:
+        return maps[0]
     w = np.zeros_like(maps[0].matrix)
     d = np.full(w.shape, -1, np.int64)
     for m in maps:

@@ -10,7 +10,10 @@ share a neurocore (``exclusive=False``).  A slice of ``k`` consecutive neurons (
                    S = the most nonzero synapses any k consecutive neurons receive
                        (input and recurrent synapses; a conv neuron's fan-in counts the
                        kernel taps that land inside its input, padding excluded)
-                   R = min(S, the layer's pre-synaptic neurons)      (one row each)
+                   R = min(S, the pre-synaptic neurons the slice can read)   (one row each:
+                       a dense layer's inputs; a conv slice's input rows under the
+                       output rows it spans, ceil(k / W_out) + 1, times W_in and the input
+                       channels of the groups it spans)
                    dense  = words(R * k synapses, R rows)              (rows of k entries)
                    sparse = words(S synapses, R rows, sparse index per synapse)
                    with the layer's num_weight_bits and delay bits if it has delays
@@ -27,10 +30,11 @@ per layer its neurons, synapses and cores, and per core its slices and utilizati
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
-from ...errors import NirccError
+from ...errors import ErrorCollector, NirccError
 from ...passes import Core, Population, map_resources
 from .program import ConvLayer, LoihiProgram
 from .spec import LoihiSpec
@@ -46,6 +50,7 @@ class _FanIn:
     rows: int                    # pre-synaptic neurons (input + recurrent)
     num_weight_bits: int
     delays: bool
+    conv: Optional[ConvLayer] = None
 
     def __post_init__(self) -> None:
         self.cumsum = np.concatenate([[0], np.cumsum(self.counts, dtype=np.int64)])
@@ -54,6 +59,22 @@ class _FanIn:
         """The most synapses any ``k`` consecutive neurons receive."""
         k = min(k, self.counts.size)
         return int((self.cumsum[k:] - self.cumsum[:-k]).max()) if k > 0 else 0
+
+    def rows_of(self, k: int) -> int:
+        """Pre-synaptic neurons any ``k`` consecutive neurons can read: all of them for a
+        dense layer; for a conv layer the input rows under the output rows the slice spans
+        (at most ``ceil(k / W_out) + 1``), over the input channels of the groups it spans."""
+        if self.conv is None:
+            return self.rows
+        lay = self.conv
+        c_in, h_in, w_in = lay.in_shape
+        c_out, h_out, w_out = lay.shape
+        kh = np.asarray(lay.weights).shape[2]
+        span = min(h_out, -(-k // w_out) + 1)
+        in_rows = min(h_in, (span - 1) * lay.stride[0] + (kh - 1) * lay.dilation[0] + 1)
+        per_group = c_out // lay.groups
+        groups = min(lay.groups, -(-min(c_out, -(-k // (h_out * w_out)) + 1) // per_group) + 1)
+        return min(self.rows, min(c_in, groups * (c_in // lay.groups)) * w_in * in_rows)
 
 
 def _conv_counts(lay: ConvLayer) -> np.ndarray:
@@ -83,7 +104,8 @@ def fan_in(program: LoihiProgram) -> dict[str, _FanIn]:
                 rows += lay.size
             out[lay.name] = _FanIn(counts, rows, int(lay.synapse.num_weight_bits), lay.synapse.delays is not None)
         elif lay.kind == "conv":
-            out[lay.name] = _FanIn(_conv_counts(lay), int(np.prod(lay.in_shape)), int(lay.num_weight_bits), False)
+            out[lay.name] = _FanIn(_conv_counts(lay), int(np.prod(lay.in_shape)), int(lay.num_weight_bits), False,
+                                   conv=lay)
     return out
 
 
@@ -96,7 +118,7 @@ def partition(program: LoihiProgram, spec: LoihiSpec) -> dict:
     def cost(f: _FanIn):
         def demand(k: int, core: Core) -> dict[str, float]:
             s = f.window(k)
-            r = min(s, f.rows)
+            r = min(s, f.rows_of(k))
             dense = mem.words(r * k, r, f.num_weight_bits, f.delays)
             sparse = mem.words(s, r, f.num_weight_bits, f.delays, sparse=True)
             return {"neurons": k, "synapse_words": min(dense, sparse)}
@@ -105,6 +127,16 @@ def partition(program: LoihiProgram, spec: LoihiSpec) -> dict:
     cap = spec.core_capacity(MODEL)
     cores = [Core(f"chip{c}.core{i:03d}", cap, kind="neurocore", group=f"chip{c}")
              for c in range(spec.chips) for i in range(spec.cores_per_chip)]
+    errs = ErrorCollector()
+    for lay in program.neuron_layers():
+        f = stats[lay.name]
+        one = cost(f)(1, cores[0])["synapse_words"]
+        if one > cap["synapse_words"]:
+            worst = int(f.counts.max())
+            errs.add(f"one neuron needs {one} synapse words ({worst} synapses, {min(worst, f.rows_of(1))} rows); a "
+                     f"neurocore holds {cap['synapse_words']} (SynapseMemoryModel): its fan-in does not fit a core",
+                     lay.name, "synapse_words", code="capacity")
+    errs.raise_if_any()
     pops = [Population(lay.name, cost(stats[lay.name]), size=lay.size, splittable=True)
             for lay in program.neuron_layers()]
     try:
