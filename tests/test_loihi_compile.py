@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import types
@@ -353,3 +354,23 @@ def test_compiled_net_runs_in_netx_bit_exact(case, netx_python, tmp_path):
             i, var = key.split("|")
             np.testing.assert_array_equal(emu[f"{names[int(i)]}|{var}"].astype(np.int64), f[key], err_msg=key)
     assert sum(int(emu[f"{n}|s_out"].sum()) for n in names) > 0
+
+
+@pytest.mark.slow
+def test_documented_lava_script(netx_python, tmp_path):
+    """The CPU script of docs/targets/loihi.md, run by Lava on the example's artifact, gives
+    Target.run's spikes, step for step."""
+    text = (ROOT / "docs" / "targets" / "loihi.md").read_text()
+    script = re.search(r"<!-- run-lava -->\s*```python\n(.*?)```", text, re.S).group(1)
+    (tmp_path / "run_lava.py").write_text(script)
+    res = nircc.compile(EXAMPLE, "loihi")
+    res.save(tmp_path / "out")
+    x = res.probe_inputs(60, 1, 0.1, seed=5)["input"][:, 0]
+    np.save(tmp_path / "x.npy", x.reshape(60, -1))
+    r = subprocess.run([netx_python, str(tmp_path / "run_lava.py"), str(tmp_path / "out" / NET),
+                        str(tmp_path / "x.npy"), str(tmp_path / "y.npy")], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-4000:]
+    want = res.target.run(res.program, {"input": x[:, None]}).outputs["spikes"][:, 0]
+    got = np.load(tmp_path / "y.npy", allow_pickle=False)
+    assert want.sum() > 20
+    np.testing.assert_array_equal(got, want)
