@@ -125,7 +125,8 @@ def conv_network(seed: int = 0) -> nir.NIRGraph:
 
     return _chain({"input": nir.Input(np.array([2, 64, 64])), "c1": conv(8, 2, 64), "n1": _lif((8, 64, 64)),
                    "c2": conv(16, 8, 64), "n2": _if((16, 64, 64)), "p2": pool(4), "c3": conv(16, 16, 16),
-                   "n3": _if((16, 16, 16)), "p3": pool(2), "flat": nir.Flatten(input_type={"input": np.array([16, 8, 8])}),
+                   "n3": _if((16, 16, 16)), "p3": pool(2),
+                   "flat": nir.Flatten(input_type={"input": np.array([16, 8, 8])}),
                    "fc4": nir.Affine(weight=rng.normal(0.0, 0.1, (256, 1024)).astype(F32), bias=np.zeros(256, F32)),
                    "n4": _lif((256,)), "fc5": nir.Linear(weight=rng.normal(0.0, 0.2, (10, 256)).astype(F32)),
                    "n5": _lif((10,)), "output": nir.Output(np.array([10]))})

@@ -15,11 +15,11 @@ shifted by its latency) and why they are what they are:
   by step -- pooling folded into the conv kernel and into the dense matrix, padding,
   strides, flatten are exact; IF neurons (dt = 1) have no decay to round;
 * against the float graph: CNN 91.8 % (300 steps x 8 samples, 678 reference spikes: five
-  layers of 8-bit weights, errors compound; 64 % at ``weight_scale=64``), Braille 97.6 % (bias, reset zero: the bias enters
-  v as its steady state, ``cuba-bias-steady-state``) and 93 % (no bias, compiled with reset
-  zero); the recurrent layer amplifies weight rounding (mixed 8-bit weights step by 2/254 of
-  the largest) and the truncated decays;
-* the example: 95.8 % (500 steps x 4 samples).
+  layers of 8-bit weights, errors compound; 64 % at ``weight_scale=64``), Braille 97.6 %
+  (bias, reset zero: the bias enters v as its steady state, ``cuba-bias-steady-state``) and
+  93 % (no bias, compiled with reset zero); the recurrent layer amplifies weight rounding
+  (mixed 8-bit weights step by 2/254 of the largest) and the truncated decays;
+* the example: 96.8 % (500 steps x 4 samples).
 """
 from __future__ import annotations
 

@@ -124,7 +124,8 @@ def test_leak_and_bias_become_bias_mant():
 def test_delays_pre_and_post_sides():
     """Delay (2, 0) steps before the weight and (1, 3) after: synapse [j, i] gets pre[i] + post[j]."""
     g = chain(i=I(np.array([2])), d1=nir.Delay(delay=np.array([0.002, 0.0])),
-              fc=nir.Linear(weight=np.array([[1.0, 1.0], [1.0, 0.0]], F32)), d2=nir.Delay(delay=np.array([0.001, 0.003])),
+              fc=nir.Linear(weight=np.array([[1.0, 1.0], [1.0, 0.0]], F32)),
+              d2=nir.Delay(delay=np.array([0.001, 0.003])),
               n=lif(2), o=O(np.array([2])))
     res = compiled(g)
     syn = res.program.layer("n").synapse

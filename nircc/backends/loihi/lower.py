@@ -650,7 +650,6 @@ def _recurrent(g: Graph, v: str, routes: list[Route], paths: _Paths, bias: np.nd
 class NeuronPlan:
     """The neuron parameters of a layer in NIR units (module docstring table)."""
 
-    node: str
     type: str
     k_in: np.ndarray                  # input gain per neuron (v per unit of synaptic input)
     bias_v: np.ndarray                # v added per step by bias and leak
@@ -744,11 +743,11 @@ def neuron_plan(g: Graph, node: str, beta: np.ndarray, sem: Semantics, rounding:
         if sem.threshold == ">=":
             diags.warn("threshold-ge", "v >= threshold realised as Lava's v > vth << 6: they differ when v equals the "
                        "quantized threshold exactly", node=node, field="v_threshold", stage=STAGE)
-    return NeuronPlan(node, t, k_in, bias_v, thr, int(du), int(dv), decays)
+    return NeuronPlan(t, k_in, bias_v, thr, int(du), int(dv), decays)
 
 
 # ---------------------------------------------------------------------- quantization
-def weight_format(values: np.ndarray, conv: bool, rounding: str, fm: Formats) -> tuple[NumberFormat, str]:
+def weight_format(values: np.ndarray, conv: bool, rounding: str, fm: Formats) -> NumberFormat:
     """The format netx (dense) or Lava's Conv (conv) loads unchanged, by the sign of the values:
     excitatory ``[0, 255]``, inhibitory ``[-255, 0]``, mixed ``[-128, 127]`` (dense, odd values:
     netx shifts them left) or even values in ``[-256, 254]`` (exponent 1; always for conv,
@@ -756,10 +755,10 @@ def weight_format(values: np.ndarray, conv: bool, rounding: str, fm: Formats) ->
     rnd = ROUNDINGS[rounding]
     top = (1 << fm.weight_bits) - 1
     if values.size == 0 or values.min() >= 0:
-        return NumberFormat(fm.weight_bits, signed=False, rounding=rnd), "excitatory"
+        return NumberFormat(fm.weight_bits, signed=False, rounding=rnd)
     if values.max() <= 0:
-        return NumberFormat(fm.weight_bits + 1, signed=True, lo=-top, hi=0, rounding=rnd), "inhibitory"
-    return NumberFormat(fm.weight_bits, signed=True, exponents=(1, 1) if conv else (0, 1), rounding=rnd), "mixed"
+        return NumberFormat(fm.weight_bits + 1, signed=True, lo=-top, hi=0, rounding=rnd)
+    return NumberFormat(fm.weight_bits, signed=True, exponents=(1, 1) if conv else (0, 1), rounding=rnd)
 
 
 @dataclass
@@ -832,7 +831,7 @@ def quantize_layer(plan: LayerPlan, npl: NeuronPlan, opts: dict, fm: Formats, qr
         errs.add("every weight into the layer is 0: netx cannot load an all-zero weight matrix", node, "weight",
                  code="weight")
         return None
-    fmt, _ = weight_format(w, conv, opts["rounding"], fm)
+    fmt = weight_format(w, conv, opts["rounding"], fm)
     rnd = ROUNDINGS[opts["rounding"]]
     rounding = opts["rounding"]
     tensors = [Tensor("weight" if plan.rec is None else "weight+weight_rec", _allow(w, rounding), fmt, node=node,
@@ -840,8 +839,8 @@ def quantize_layer(plan: LayerPlan, npl: NeuronPlan, opts: dict, fm: Formats, qr
     bias = npl.bias_v * s
     if np.any(bias):
         lo, hi = fm.bias_mant_range
-        tensors.append(Tensor("bias", _allow(bias, rounding), NumberFormat(fm.bias_mant_bits, signed=True, lo=lo, hi=hi, rounding=rnd),
-                              node=node, field="bias"))
+        fmt_bias = NumberFormat(fm.bias_mant_bits, signed=True, lo=lo, hi=hi, rounding=rnd)
+        tensors.append(Tensor("bias", _allow(bias, rounding), fmt_bias, node=node, field="bias"))
     if npl.thr is not None:
         tensors.append(Tensor("threshold", _allow((npl.thr * s)[:1], rounding),
                               NumberFormat(fm.vth_bits, signed=False, rounding=rnd), node=node, field="v_threshold"))
@@ -876,7 +875,8 @@ def quantize_layer(plan: LayerPlan, npl: NeuronPlan, opts: dict, fm: Formats, qr
         if rec is not None:
             netx["sign_mode_rec"] = rec.sign_mode
     summary = {
-        "layer": node, "type": npl.type, "kind": layer.kind, "gain": float(res.gain),
+        "layer": node, "type": npl.type, "kind": layer.kind, "weight_nodes": list(syn.nodes + plan.rec_nodes),
+        "gain": float(res.gain),
         "gain_source": "weight_scale" if fixed is not None else "best", "limited_by": list(res.limited_by),
         "threshold_normalized": bool(np.any(s != 1)), "vth": vth, "du": npl.du, "dv": npl.dv,
         "bias_exp": fm.netx_bias_exp, **netx,
