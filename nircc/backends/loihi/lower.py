@@ -72,19 +72,14 @@ from ...ir.graph import NEURON_TYPES
 from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
 from ...passes.quantize import (DecayResult, NumberFormat, QuantizationReport, Tensor, linear_decay,
                                 quantize_group)
-from ...semantics import Semantics, decay, delay_steps
+from ...semantics import Semantics, decay
+from ..paths import F64, MAP_TYPES, POPULATION_TYPES, PathWalker, Route, compose_pooling, pooling, size_of
 from .partition import partition
 from .program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer, LoihiProgram, Synapse,
                       determine_sign_mode, netx_recurrent_synapses, netx_synapse)
 from .spec import Formats, LoihiSpec
 
 STAGE = "loihi"
-F64 = np.float64
-POPULATION_TYPES = ("Input",) + NEURON_TYPES
-WEIGHT_TYPES = ("Affine", "Linear", "Scale", "Conv2d")
-POOL_TYPES = ("SumPool2d", "AvgPool2d")
-PASS_TYPES = ("Flatten", "Delay")
-MAP_TYPES = WEIGHT_TYPES + POOL_TYPES + PASS_TYPES
 SPIKING = ("LIF", "IF", "CubaLIF")
 CUBA = ("CubaLIF", "CubaLI")
 
@@ -153,16 +148,6 @@ def check_semantics(g: Graph, sem: Semantics, errs: ErrorCollector) -> None:
 
 # ---------------------------------------------------------------------- paths
 @dataclass
-class Route:
-    """One chain of stateless nodes from population ``pre`` (None: no source) into ``post``."""
-
-    pre: Optional[str]
-    post: str
-    nodes: tuple[str, ...]
-    back: int
-
-
-@dataclass
 class LayerMap:
     """The synapse of one layer in float64 NIR units (before the neuron's input gain).
 
@@ -195,24 +180,6 @@ class LayerPlan:
     rec_nodes: tuple[str, ...] = ()
 
 
-def size_of(g: Graph, n: str) -> int:
-    return int(np.prod(g.out_shape(n), dtype=np.int64))
-
-
-def pool_matrix(shape: tuple[int, int, int], kernel: tuple[int, int], stride: tuple[int, int],
-                padding: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
-    """(pre index, post index) of every (input element, window) pair of a 2-D sum pooling over
-    a ``(C, H, W)`` map (zero padding adds nothing) and the output shape."""
-    c, h, w = shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    ch, oy, ox, ky, kx = np.meshgrid(np.arange(c), np.arange(ho), np.arange(wo), np.arange(kh), np.arange(kw),
-                                     indexing="ij")
-    iy, ix = oy * sh - ph + ky, ox * sw - pw + kx
-    ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
-    return ((ch * h + iy) * w + ix)[ok].astype(np.int64), ((ch * ho + oy) * wo + ox)[ok].astype(np.int64), (c, ho, wo)
-
-
 def _pool_reads_padding(n_in: int, n_pooled: int, k: int, s: int, n_out: int, conv_k: int, conv_s: int,
                         conv_p: int, conv_d: int) -> bool:
     """Along one axis: does the folded conv read real input where the pooled conv reads its
@@ -224,122 +191,25 @@ def _pool_reads_padding(n_in: int, n_pooled: int, k: int, s: int, n_out: int, co
     return bool(np.any((rows >= 0) & (rows < n_in)))
 
 
-class _Paths:
-    """Route finding and the linear map of each route (module docstring, step 2)."""
+class _Paths(PathWalker):
+    """Routes (:mod:`nircc.backends.paths`) and the linear map of each (module docstring, step 2)."""
+
+    STAGE = STAGE
+    CHIP = "Loihi"
+    UNIT = "neuron layer"
+    SYNAPSE = "a netx synapse"
+    ONE_WEIGHT = "a netx layer has one synapse"
+    BIAS_FROM_START = "Lava's bias acts from step 0"
 
     def __init__(self, g: Graph, dt: float, max_delay: int, errs: ErrorCollector, diags: Diagnostics) -> None:
-        self.g, self.dt, self.max_delay, self.errs, self.diags = g, dt, max_delay, errs, diags
-        self.back_edges = g.schedule().back_edges
-        self._delays: dict[str, Optional[np.ndarray]] = {}
-        self._bias_seen: set[tuple[str, tuple[str, ...]]] = set()
-
-    def routes(self, post: str) -> list[Route]:
-        g, out = self.g, []
-
-        def rec(node: str, chain: tuple[str, ...], back: int) -> None:
-            preds = g.predecessors(node)
-            if node != post and not preds:
-                out.append(Route(None, post, chain, back))
-                return
-            for p in preds:
-                b = back + int((p, node) in self.back_edges)
-                t = g.type(p)
-                if t in POPULATION_TYPES:
-                    out.append(Route(p, post, chain, b))
-                elif t in MAP_TYPES:
-                    if p in chain:
-                        self.errs.add(f"a cycle through stateless nodes {list((p,) + chain)} has no neuron layer: "
-                                      "Loihi loops go through neurons", p, code="map-cycle")
-                        continue
-                    rec(p, (p,) + chain, b)
-
-        rec(post, (), 0)
-        return out
-
-    # ------------------------------------------------------------------ delays
-    def delay_of(self, node: str) -> Optional[np.ndarray]:
-        """Whole steps per element of a Delay node (flattened), None after an error."""
-        if node not in self._delays:
-            g = self.g
-            d = np.broadcast_to(np.asarray(g.op(node).delay, F64), g.in_shape(node)).reshape(-1)
-            if not np.all(np.isfinite(d)) or np.any(d < 0):
-                self.errs.add(f"delays must be finite and >= 0 seconds, got min {float(np.min(d)):g}", node, "delay",
-                              code="delay")
-                self._delays[node] = None
-            else:
-                steps, whole = delay_steps(d, self.dt)
-                if not np.all(whole):
-                    k = int(np.flatnonzero(~whole)[0])
-                    self.diags.warn("delay-rounded", f"delay {d[k]:g} s is not a whole number of steps of dt = "
-                                    f"{self.dt:g} s; rounded to {int(steps[k])} step(s)", node=node, field="delay",
-                                    stage=STAGE)
-                self._delays[node] = steps.astype(np.int64)
-        return self._delays[node]
-
-    def side_delay(self, nodes: tuple[str, ...], n: int) -> Optional[np.ndarray]:
-        total = np.zeros(n, np.int64)
-        for m in nodes:
-            if self.g.type(m) == "Delay":
-                d = self.delay_of(m)
-                if d is None:
-                    return None
-                total = total + d
-        return total
-
-    # ------------------------------------------------------------------ chains
-    def split(self, r: Route):
-        """(before, pool, weight, after) of a route, or None after an error."""
-        g, chain = self.g, r.nodes
-        i, n = 0, len(chain)
-        while i < n and g.type(chain[i]) in PASS_TYPES:
-            i += 1
-        before = chain[:i]
-        pool = weight = None
-        if i < n and g.type(chain[i]) in POOL_TYPES:
-            pool = chain[i]
-            i += 1
-            while i < n and g.type(chain[i]) == "Flatten":
-                i += 1
-        if i < n and g.type(chain[i]) in WEIGHT_TYPES:
-            weight = chain[i]
-            i += 1
-        start_after = i
-        while i < n and g.type(chain[i]) in PASS_TYPES:
-            i += 1
-        if i < n:
-            bad = chain[i]
-            prev = chain[i - 1] if i else r.pre
-            if g.type(bad) in WEIGHT_TYPES and weight is not None:
-                why = (f"two weight nodes on one path ('{weight}', then '{bad}'): a netx layer has one synapse "
-                       "(fuse them, or put neurons between them)")
-            else:
-                why = (f"{g.type(bad)} cannot follow '{prev}' ({g.type(prev) if prev else 'nothing'}) on a path: a "
-                       "netx synapse is [Flatten|Delay]* -> [pooling] -> [one weight node] -> [Flatten|Delay]*")
-            self.errs.add(f"{why} (path {r.pre!r} -> {r.post!r})", bad, code="path")
-            return None
-        return before, pool, weight, chain[start_after:]
+        super().__init__(g, dt, errs, diags)
+        self.max_delay = max_delay
 
     def add_bias(self, weight: Optional[str], after: tuple[str, ...], post: str, bias: np.ndarray) -> None:
-        """Add the bias of an Affine / Conv2d (once per weight node and route after it)."""
-        g = self.g
-        if weight is None or g.type(weight) not in ("Affine", "Conv2d"):
-            return
-        key = (weight, after + (post,))
-        if key in self._bias_seen:
-            return
-        self._bias_seen.add(key)
-        b = np.asarray(g.op(weight).bias, F64)
-        if not np.any(b):
-            return
-        if g.type(weight) == "Conv2d":
-            b = np.broadcast_to(b.reshape(-1, 1, 1), g.out_shape(weight))
-        bias += np.broadcast_to(b, g.out_shape(weight)).reshape(-1)
-        delays = [m for m in after if g.type(m) == "Delay" and self.delay_of(m) is not None and
-                  np.any(self.delay_of(m))]
-        if delays:
-            self.diags.warn("bias-delayed", f"the bias of '{weight}' passes Delay {delays} on its way to '{post}': the "
-                            "reference adds it after the delay, Lava's bias acts from step 0", node=weight,
-                            field="bias", stage=STAGE)
+        """Add the bias of an Affine / Conv2d to ``bias`` (once per weight node and route)."""
+        b = self.bias_of(weight, after, post)
+        if b is not None:
+            bias += b
 
     # ------------------------------------------------------------------ maps
     def layer_map(self, r: Route, before, pool, weight, after) -> Optional[LayerMap]:
@@ -384,13 +254,9 @@ class _Paths:
     def dense_matrix(self, pre: str, post: str, pool: Optional[str], weight: Optional[str], n_pre: int,
                      n_post: int) -> Optional[np.ndarray]:
         g = self.g
-        pairs = None
-        factor = 1.0
+        pairs, factor = None, 1.0
         if pool is not None:
-            geo = pool_geometry(g.op(pool))
-            pairs = pool_matrix(tuple(g.in_shape(pool)), geo["kernel"], geo["stride"], geo["padding"])[:2]
-            if g.type(pool) == "AvgPool2d":
-                factor = 1.0 / (geo["kernel"][0] * geo["kernel"][1])
+            *pairs, factor = pooling(g, pool)
         if weight is None or g.type(weight) == "Scale":
             n_mid = n_post
             if weight is None:
@@ -405,9 +271,7 @@ class _Paths:
                 return None
         if pairs is None:
             return np.ascontiguousarray(w)
-        composed = np.zeros((n_pre, w.shape[0]), F64)
-        np.add.at(composed, pairs[0], w.T[pairs[1]] * factor)
-        return np.ascontiguousarray(composed.T)
+        return compose_pooling(w, pairs[0], pairs[1], factor, n_pre)
 
     def depthwise_map(self, pre: str, post: str, pool: Optional[str], weight: Optional[str],
                       nodes: tuple[str, ...]) -> Optional[LayerMap]:

@@ -49,7 +49,8 @@ from ...semantics import Semantics, decay
 from .partition import partition
 from .program import Conv2DProjection, ListProjection, NirProvenance, Population, S2Program
 from .spec import S2Spec
-from .synapses import MAP_TYPES, POPULATION_TYPES, STAGE, Network, SynPath, extract, size_of
+from ..paths import MAP_TYPES, POPULATION_TYPES, size_of
+from .synapses import STAGE, Network, SynPath, extract
 
 F32 = np.float32
 F64 = np.float64

@@ -3,8 +3,8 @@ weights and which delays.
 
 A *population* is an ``Input`` or a neuron node (``LIF``, ``IF``, ``LI``, ``I``,
 ``CubaLIF``, ``CubaLI``).  Every chain of stateless nodes from a population ``u`` to a
-population ``v`` (found by walking backwards from ``v`` through every predecessor, so fan-in
-and fan-out give one chain per route) is one :class:`SynPath` and becomes one
+population ``v`` (a :class:`nircc.backends.paths.Route`, found by the shared
+:class:`~nircc.backends.paths.PathWalker`) is one :class:`SynPath` and becomes one
 py-spinnaker2 projection.  A chain must read::
 
     u -> [Flatten | Delay]* -> core -> [Flatten | Delay]* -> v
@@ -48,15 +48,9 @@ from ...errors import Diagnostics, ErrorCollector
 from ...ir import Graph
 from ...ir.graph import NEURON_TYPES
 from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
-from ...semantics import delay_steps
+from ..paths import F64, PathWalker, compose_pooling, pooling, size_of
 
 STAGE = "spinnaker2"
-POPULATION_TYPES = ("Input",) + NEURON_TYPES
-WEIGHT_TYPES = ("Affine", "Linear", "Scale", "Conv2d")
-POOL_TYPES = ("SumPool2d", "AvgPool2d")
-PASS_TYPES = ("Flatten", "Delay")
-MAP_TYPES = WEIGHT_TYPES + POOL_TYPES + PASS_TYPES
-F64 = np.float64
 
 
 @dataclass
@@ -108,26 +102,6 @@ class Network:
     outputs: dict[str, str]                     # Output node -> population
 
 
-def size_of(g: Graph, n: str) -> int:
-    return int(np.prod(g.out_shape(n), dtype=np.int64))
-
-
-def pool_pairs(shape: tuple[int, int, int], kernel: tuple[int, int], stride: tuple[int, int],
-               padding: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
-    """(pre index, post index) of every (input element, window) pair of a 2-D pooling over
-    a ``(C, H, W)`` map (zero padding contributes nothing), and the output shape."""
-    c, h, w = shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    ch, oy, ox, ky, kx = np.meshgrid(np.arange(c), np.arange(ho), np.arange(wo), np.arange(kh), np.arange(kw),
-                                     indexing="ij")
-    iy, ix = oy * sh - ph + ky, ox * sw - pw + kx
-    ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
-    pre = ((ch * h + iy) * w + ix)[ok].astype(np.int64)
-    post = ((ch * ho + oy) * wo + ox)[ok].astype(np.int64)
-    return pre, post, (c, ho, wo)
-
-
 def _dense_kernel(op, geo: dict, node: str, diags: Diagnostics) -> np.ndarray:
     """NIR's Conv2d kernel with groups and dilation expanded (zeros), float64."""
     w = np.asarray(op.weight, F64)
@@ -151,112 +125,20 @@ def _dense_kernel(op, geo: dict, node: str, diags: Diagnostics) -> np.ndarray:
     return w
 
 
-class _Extractor:
-    def __init__(self, g: Graph, dt: float, errs: ErrorCollector, diags: Diagnostics) -> None:
-        self.g, self.dt, self.errs, self.diags = g, dt, errs, diags
-        self.back_edges = g.schedule().back_edges
-        self._delays: dict[str, Optional[np.ndarray]] = {}
-        self._bias_seen: set[tuple[str, tuple[str, ...]]] = set()
-
-    # ------------------------------------------------------------------ walking
-    def routes(self, post: str) -> list[tuple[Optional[str], tuple[str, ...], int]]:
-        """(pre population or None for a source-less map, chain, back edges) per route."""
-        g, out = self.g, []
-
-        def rec(node: str, chain: tuple[str, ...], back: int) -> None:
-            preds = g.predecessors(node)
-            if node != post and not preds:
-                out.append((None, chain, back))
-                return
-            for p in preds:
-                b = back + int((p, node) in self.back_edges)
-                t = g.type(p)
-                if t in POPULATION_TYPES:
-                    out.append((p, chain, b))
-                elif t in MAP_TYPES:
-                    if p in chain:
-                        self.errs.add(f"a cycle through stateless nodes {list((p,) + chain)} has no neuron "
-                                      "population: SpiNNaker2 loops go through neurons", p, code="map-cycle")
-                        continue
-                    rec(p, (p,) + chain, b)
-
-        rec(post, (), 0)
-        return out
-
-    # ------------------------------------------------------------------ delays
-    def delay_of(self, node: str) -> Optional[np.ndarray]:
-        """Per-element whole steps of a Delay node (flattened), None after an error."""
-        if node not in self._delays:
-            op, g = self.g.op(node), self.g
-            d = np.broadcast_to(np.asarray(op.delay, F64), g.in_shape(node)).reshape(-1)
-            if not np.all(np.isfinite(d)) or np.any(d < 0):
-                self.errs.add(f"delays must be finite and >= 0 seconds, got min {float(np.min(d)):g}", node,
-                              "delay", code="delay")
-                self._delays[node] = None
-            else:
-                steps, whole = delay_steps(d, self.dt)
-                if not np.all(whole):
-                    k = int(np.flatnonzero(~whole)[0])
-                    self.diags.warn("delay-rounded", f"delay {d[k]:g} s is not a whole number of steps of dt = "
-                                    f"{self.dt:g} s; rounded to {int(steps[k])} step(s)", node=node, field="delay",
-                                    stage=STAGE)
-                self._delays[node] = steps.astype(np.int64)
-        return self._delays[node]
-
-    def side_delay(self, nodes: tuple[str, ...], n: int) -> Optional[np.ndarray]:
-        total = np.zeros(n, np.int64)
-        for m in nodes:
-            if self.g.type(m) == "Delay":
-                d = self.delay_of(m)
-                if d is None:
-                    return None
-                total += d
-        return total
-
-    # ------------------------------------------------------------------ chains
-    def split(self, pre: Optional[str], post: str, chain: tuple[str, ...]):
-        """(before, pool, weight, after) of a chain, or None after an error."""
-        g = self.g
-        i, n = 0, len(chain)
-        while i < n and g.type(chain[i]) in PASS_TYPES:
-            i += 1
-        before = chain[:i]
-        pool = weight = None
-        if i < n and g.type(chain[i]) in POOL_TYPES:
-            pool = chain[i]
-            i += 1
-            while i < n and g.type(chain[i]) == "Flatten":
-                i += 1
-        if i < n and g.type(chain[i]) in WEIGHT_TYPES:
-            weight = chain[i]
-            i += 1
-        start_after = i
-        while i < n and g.type(chain[i]) in PASS_TYPES:
-            i += 1
-        if i < n:
-            bad = chain[i]
-            prev = chain[i - 1] if i else pre
-            if g.type(bad) in WEIGHT_TYPES and weight is not None:
-                why = (f"two weight nodes on one path ('{weight}', then '{bad}'): a SpiNNaker2 projection carries "
-                       "one weight matrix (fuse them, or put neurons between them)")
-            else:
-                why = (f"{g.type(bad)} cannot follow '{prev}' ({g.type(prev) if prev else 'nothing'}) on a path: "
-                       "a SpiNNaker2 projection is [Flatten|Delay]* -> [pooling] -> [one weight node] -> "
-                       "[Flatten|Delay]*")
-            self.errs.add(f"{why} (path {pre!r} -> {post!r})", bad, code="path")
-            return None
-        return before, pool, weight, chain[start_after:]
+class _Extractor(PathWalker):
+    STAGE = STAGE
+    CHIP = "SpiNNaker2"
+    UNIT = "neuron population"
+    SYNAPSE = "a SpiNNaker2 projection"
+    ONE_WEIGHT = "a SpiNNaker2 projection carries one weight matrix"
+    BIAS_FROM_START = "the chip's i_offset from step 0"
 
     def linear_map(self, pre: str, post: str, pool: Optional[str], weight: Optional[str]) -> Optional[LinearMap]:
         g = self.g
         n_pre, n_post = size_of(g, pre), size_of(g, post)
-        pairs = None
-        factor = 1.0
+        pairs, factor = None, 1.0
         if pool is not None:
-            geo = pool_geometry(g.op(pool))
-            pairs = pool_pairs(tuple(g.in_shape(pool)), geo["kernel"], geo["stride"], geo["padding"])
-            if g.type(pool) == "AvgPool2d":
-                factor = 1.0 / (geo["kernel"][0] * geo["kernel"][1])
+            *pairs, factor = pooling(g, pool)
         if weight is None:
             if pairs is None:
                 idx = np.arange(n_pre, dtype=np.int64)
@@ -275,11 +157,9 @@ class _Extractor:
                 self.errs.add(f"an Affine/Linear weight of {w.ndim} dimensions {list(w.shape)}: SpiNNaker2 "
                               "projections take one [out, in] matrix", weight, "weight", code="weight-shape")
                 return None
-            if pairs is None:
-                return LinearMap("dense", n_pre, n_post, matrix=w)
-            composed = np.zeros((n_pre, w.shape[0]), F64)
-            np.add.at(composed, pairs[0], w.T[pairs[1]] * factor)
-            return LinearMap("dense", n_pre, n_post, matrix=np.ascontiguousarray(composed.T))
+            if pairs is not None:
+                w = compose_pooling(w, pairs[0], pairs[1], factor, n_pre)
+            return LinearMap("dense", n_pre, n_post, matrix=w)
         return self.conv_map(pre, post, pool, weight, factor)
 
     def conv_map(self, pre: str, post: str, pool: Optional[str], weight: str, factor: float) -> Optional[LinearMap]:
@@ -312,29 +192,6 @@ class _Extractor:
                   "pad_bottom": int(pads[0][1]), "pad_left": int(pads[1][0]), "pad_right": int(pads[1][1])}
         return LinearMap("conv", size_of(g, pre), size_of(g, post), kernel=kernel, conv_params=params)
 
-    # ------------------------------------------------------------------ bias
-    def add_bias(self, weight: Optional[str], after: tuple[str, ...], post: str, bias: dict[str, np.ndarray]) -> None:
-        g = self.g
-        if weight is None or g.type(weight) not in ("Affine", "Conv2d"):
-            return
-        key = (weight, after + (post,))
-        if key in self._bias_seen:
-            return
-        self._bias_seen.add(key)
-        b = np.asarray(g.op(weight).bias, F64)
-        if not np.any(b):
-            return
-        if g.type(weight) == "Conv2d":
-            b = np.broadcast_to(b.reshape(-1, 1, 1), g.out_shape(weight))
-        else:
-            b = np.broadcast_to(b, g.out_shape(weight))
-        bias[post] = bias[post] + b.reshape(-1)
-        delays = [m for m in after if g.type(m) == "Delay"]
-        if any(np.any(self.delay_of(m)) for m in delays if self.delay_of(m) is not None):
-            self.diags.warn("bias-delayed", f"the bias of '{weight}' passes Delay {delays} on its way to '{post}': "
-                            "the reference adds it after the delay, the chip's i_offset from step 0", node=weight,
-                            field="bias", stage=STAGE)
-
 
 def extract(g: Graph, dt: float, errs: ErrorCollector, diags: Diagnostics) -> Network:
     """The :class:`Network` of ``g`` (after infer_shapes, canonicalize, fuse_affine):
@@ -347,12 +204,15 @@ def extract(g: Graph, dt: float, errs: ErrorCollector, diags: Diagnostics) -> Ne
     for post in pops:
         if g.type(post) == "Input":
             continue
-        for pre, chain, back in ex.routes(post):
-            parts = ex.split(pre, post, chain)
+        for r in ex.routes(post):
+            pre, chain, back = r.pre, r.nodes, r.back
+            parts = ex.split(r)
             if parts is None:
                 continue
             before, pool, weight, after = parts
-            ex.add_bias(weight, after, post, bias)
+            b = ex.bias_of(weight, after, post)
+            if b is not None:
+                bias[post] = bias[post] + b
             if pre is None:
                 continue
             lin = ex.linear_map(pre, post, pool, weight)
