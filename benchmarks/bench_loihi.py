@@ -25,15 +25,12 @@ Sections are functions in :data:`SECTIONS` taking the parsed arguments.
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
-from pathlib import Path
 from typing import Callable
 
 import nir
 import numpy as np
 
-import nircc
+from _bench import best_of, compile_and_save, run_sections
 from nircc.backends.loihi.emulator import LoihiEmulator
 from nircc.backends.loihi.program import CubaNeurons, DenseLayer, InputLayer, LoihiProgram, Synapse
 
@@ -52,15 +49,6 @@ def recurrent_program(seed: int = 0) -> LoihiProgram:
     return LoihiProgram([InputLayer("in", (N_IN,)),
                          DenseLayer("rec", Synapse(weights(N_REC, N_IN, 0.5, 30)), neurons,
                                     synapse_rec=Synapse(weights(N_REC, N_REC, 0.1, -2)))])
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def bare_products(emu: LoihiEmulator, x: np.ndarray, spikes: np.ndarray) -> Callable[[], None]:
@@ -138,16 +126,8 @@ def compile_section(args: argparse.Namespace) -> None:
           f"{'fullest core':>14}{'save s':>8}{'artifact MB':>13}")
     for name, build in (("dense", dense_network), ("conv", conv_network)):
         g = build()
-        holder: dict = {}
-        t_compile = best_of(args.repeat, lambda: holder.update(res=nircc.compile(g, "loihi", variant="kapoho_point",
-                                                                                 dt=1e-3)))
-        res = holder["res"]
+        res, t_compile, t_save, size = compile_and_save(g, "loihi", args.repeat, variant="kapoho_point", dt=1e-3)
         r = res.report["resources"]
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            files = res.save(Path(tmp) / "out")
-            t_save = time.perf_counter() - t0
-            size = sum(f.stat().st_size for f in files) / 1e6
         print(f"{name:<8}{r['neurons']:>9}{r['synapses']:>11}{t_compile:>11.2f}{r['cores_used']:>7}"
               f"{r['lower_bound']:>7}{r['chips_used']:>7}{r['max_core_utilization']:>14.0%}{t_save:>8.2f}"
               f"{size:>13.1f}")
@@ -157,14 +137,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"emulator": emulato
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--batch", type=int, nargs="+", default=[1, 64])
-    ap.add_argument("--section", choices=sorted(SECTIONS), nargs="+", default=list(SECTIONS))
-    args = ap.parse_args(argv)
-    for name in args.section:
-        SECTIONS[name](args)
+    run_sections(__doc__, SECTIONS, argv)
 
 
 if __name__ == "__main__":

@@ -36,12 +36,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 import nircc
+from _bench import best_of
 from nircc.backends.speck.emulator import BinnedEmulator, EventEmulator
 from nircc.backends.speck.program import CnnLayer, Destination, Exit, InputLayer, SpeckProgram, conv_out_shape
 
@@ -136,15 +136,6 @@ def slice_events(lay: CnnLayer, counts: np.ndarray) -> list[tuple]:
     return out
 
 
-def best_of(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=4)
@@ -159,7 +150,7 @@ def main() -> None:
 
     emu = EventEmulator(prog)
     res = emu.run(raster, record=True)
-    t_event = best_of(lambda: emu.run(raster), 2)
+    t_event = best_of(2, lambda: emu.run(raster))
     st = emu.stats
     n_in = st["input_events"]
     n_ev = sum(st["events"].values())
@@ -175,7 +166,7 @@ def main() -> None:
         for c, (nid, wid) in idx.items():
             np.bincount(nid, weights=weights[c][wid], minlength=sizes[c])
 
-    t_scatter = best_of(scatter_add, 5)
+    t_scatter = best_of(5, scatter_add)
 
     evs = {lay.core: slice_events(lay, ins[lay.core]) for lay in prog.layers}
     assert sum(len(e) for e in evs.values()) <= n_ev
@@ -190,10 +181,10 @@ def main() -> None:
                 vs = v[:, sy, sx]
                 vs += wc[c][:, wy, wx]
 
-    t_loop = best_of(slice_loop, 2)
+    t_loop = best_of(2, slice_loop)
 
     binned = BinnedEmulator(prog)
-    t_binned = best_of(lambda: binned.run(raster), 2)
+    t_binned = best_of(2, lambda: binned.run(raster))
     out_spikes = int(res.outputs["out"].sum())
 
     print(f"N-MNIST-shaped Speck network, {args.samples} samples x {args.bins} bins: {n_in} input events, "
@@ -221,15 +212,15 @@ def compile_times(sample: np.ndarray, repeat: int) -> None:
           f"{'compile/emulate':>17s}")
     for rel, kw in MODELS.items():
         path = ROOT / rel
-        t_load = best_of(lambda: nircc.load(path), repeat)
-        t_total = best_of(lambda: nircc.compile(path, "speck", **kw), repeat)
+        t_load = best_of(repeat, lambda: nircc.load(path))
+        t_total = best_of(repeat, lambda: nircc.compile(path, "speck", **kw))
         res = nircc.compile(path, "speck", time_passes=False, **kw)
         t_pass = sum(r.seconds for r in res.passes.log)
         t_lower = t_total - t_load - t_pass
         with tempfile.TemporaryDirectory() as tmp:
-            t_save = best_of(lambda: res.save(Path(tmp) / "out"), repeat)
+            t_save = best_of(repeat, lambda: res.save(Path(tmp) / "out"))
         emu = res.target.emulator(res.program)
-        t_emu = best_of(lambda: emu.run(sample), repeat)
+        t_emu = best_of(repeat, lambda: emu.run(sample))
         print(f"{rel:38s}{t_load:8.3f}{t_pass:8.3f}{t_lower:8.3f}{t_total:8.3f}{t_save:8.3f}{t_emu:9.3f}"
               f"{t_total / t_emu:17.2f}")
 

@@ -22,15 +22,12 @@ Sections are functions in :data:`SECTIONS` taking the parsed arguments.
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
-from pathlib import Path
 from typing import Callable
 
 import nir
 import numpy as np
 
-import nircc
+from _bench import best_of, compile_and_save, run_sections
 from nircc.backends.spinnaker2.emulator import S2Emulator
 from nircc.backends.spinnaker2.program import ListProjection, Population, S2Program
 
@@ -56,15 +53,6 @@ def recurrent_program(model: str, steps: int, seed: int = 0) -> S2Program:
         projections=[ListProjection("in_rec", "in", "rec", conns(N_IN, 0.5, 15)),
                      ListProjection("rec_rec", "rec", "rec", conns(N_REC, 0.1, -2))],
         timesteps=steps)
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def bare_products(emu: S2Emulator, spikes: dict[str, np.ndarray]) -> Callable[[], None]:
@@ -136,16 +124,8 @@ def compile_section(args: argparse.Namespace) -> None:
           f"{'fullest PE':>12}{'save s':>8}{'artifact MB':>13}")
     for name, build in (("dense", dense_network), ("conv", conv_network)):
         g = build()
-        holder: dict = {}
-        t_compile = best_of(args.repeat, lambda: holder.update(res=nircc.compile(g, "spinnaker2", variant="board48",
-                                                                                 dt=1e-3)))
-        res = holder["res"]
+        res, t_compile, t_save, size = compile_and_save(g, "spinnaker2", args.repeat, variant="board48", dt=1e-3)
         r = res.report["resources"]
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            files = res.save(Path(tmp) / "out")
-            t_save = time.perf_counter() - t0
-            size = sum(f.stat().st_size for f in files) / 1e6
         print(f"{name:<8}{r['neurons']:>9}{r['synapses']:>11}{t_compile:>11.2f}{r['pes_used']:>6}{r['lower_bound']:>7}"
               f"{r['chips_used']:>7}{r['max_pe_utilization']:>12.0%}{t_save:>8.2f}{size:>13.1f}")
 
@@ -154,14 +134,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"emulator": emulato
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--batch", type=int, nargs="+", default=[1, 64])
-    ap.add_argument("--section", choices=sorted(SECTIONS), nargs="+", default=list(SECTIONS))
-    args = ap.parse_args(argv)
-    for name in args.section:
-        SECTIONS[name](args)
+    run_sections(__doc__, SECTIONS, argv)
 
 
 if __name__ == "__main__":
