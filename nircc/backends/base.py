@@ -19,7 +19,7 @@ import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
@@ -58,11 +58,8 @@ class Target(ABC):
     description: str = ""
 
     def resolve_variant(self, variant: Optional[str]) -> str:
-        v = variant or self.default_variant
-        if v not in self.variants:
-            raise NirccError(f"unknown {self.name} variant {v!r} (known: {', '.join(self.variants)})",
-                             field="variant")
-        return v
+        """``variant`` or the default; NirccError naming the known ones for an unknown name."""
+        return check_variant(self.name, self.variants, self.default_variant, variant)
 
     @abstractmethod
     def spec(self, variant: Optional[str] = None) -> Any:
@@ -106,6 +103,15 @@ class Target(ABC):
 
     def to_sdk(self, program) -> Any:
         raise NirccError(f"target {self.name!r} has no vendor SDK object builder")
+
+
+def check_variant(target: str, known: Iterable[str], default: str, variant: Optional[str]) -> str:
+    """``variant`` (``default`` when None) if it is one of ``known``, else a NirccError."""
+    name = variant or default
+    known = tuple(known)
+    if name not in known:
+        raise NirccError(f"unknown {target} variant {name!r} (known: {', '.join(known)})", field="variant")
+    return name
 
 
 def require_sdk(module: str, target: str, hint: str = "") -> Any:

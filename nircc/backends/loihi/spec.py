@@ -79,6 +79,7 @@ from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
 from ...errors import NirccError
+from ..base import check_variant
 
 LAVA = "lava-nc/lava@b6822fb src/lava/"
 NETX = "lava-nc/lava-dl@d825ac5 src/lava/lib/dl/netx/"
@@ -313,7 +314,4 @@ VARIANTS: tuple[str, ...] = tuple(SPECS)
 
 def get_spec(variant: Optional[str] = None) -> LoihiSpec:
     """The spec of ``variant`` (default ``loihi2``); NirccError for an unknown name."""
-    name = variant or DEFAULT_VARIANT
-    if name not in SPECS:
-        raise NirccError(f"unknown loihi variant {name!r} (known: {', '.join(VARIANTS)})", field="variant")
-    return SPECS[name]
+    return SPECS[check_variant("loihi", SPECS, DEFAULT_VARIANT, variant)]

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
-from ...errors import NirccError
+from ..base import check_variant
 
 Ki = 1024
 
@@ -305,10 +305,7 @@ VARIANTS: tuple[str, ...] = tuple(SPECS)
 
 def get_spec(variant: Optional[str] = None) -> SpeckSpec:
     """The spec of ``variant`` (default ``speck2f``); NirccError for an unknown name."""
-    name = variant or DEFAULT_VARIANT
-    if name not in SPECS:
-        raise NirccError(f"unknown speck variant {name!r} (known: {', '.join(VARIANTS)})", field="variant")
-    return SPECS[name]
+    return SPECS[check_variant("speck", SPECS, DEFAULT_VARIANT, variant)]
 
 
 def fits(core: int, memory: Mapping[str, int], spec: Optional[SpeckSpec] = None) -> bool:

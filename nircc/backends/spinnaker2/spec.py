@@ -51,6 +51,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional
 
 from ...errors import NirccError
+from ..base import check_variant
 
 Ki = 1024
 
@@ -305,7 +306,4 @@ VARIANTS: tuple[str, ...] = tuple(SPECS)
 
 def get_spec(variant: Optional[str] = None) -> S2Spec:
     """The spec of ``variant`` (default ``chip``); NirccError for an unknown name."""
-    name = variant or DEFAULT_VARIANT
-    if name not in SPECS:
-        raise NirccError(f"unknown spinnaker2 variant {name!r} (known: {', '.join(VARIANTS)})", field="variant")
-    return SPECS[name]
+    return SPECS[check_variant("spinnaker2", SPECS, DEFAULT_VARIANT, variant)]
