@@ -68,6 +68,7 @@ import numpy as np
 
 from ..._version import __version__
 from ...errors import ErrorCollector, NirccError
+from ..arrays import as_int_array, int_scalar
 from ...ir.shapes import conv_out_size
 from ...util import dumps
 from .spec import DEFAULT_VARIANT, SIGN_MODES, Formats, LoihiSpec, get_spec
@@ -79,40 +80,11 @@ _FORMATS = Formats()
 
 
 # ---------------------------------------------------------------------- normalization
-def _int_array(x: Any, dtype: Any) -> Any:
-    """``x`` as an array of ``dtype`` when every value is an integer that fits, else
-    unchanged (validate names it)."""
-    if x is None:
-        return None
-    arr = np.asarray(x)
-    if arr.dtype.kind == "b":
-        arr = arr.astype(np.int64)
-    if arr.dtype.kind not in "iuf":
-        return x
-    if arr.size and arr.dtype.kind == "f" and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
-        return arr
-    info = np.iinfo(dtype)
-    if arr.size and (arr.min() < info.min or arr.max() > info.max):
-        return arr
-    return arr.astype(dtype)
-
-
-def _int_scalar(x: Any) -> Any:
-    """Integer-valued scalars as ``int``; anything else unchanged (validate names it)."""
-    if isinstance(x, (bool, np.bool_)):
-        return x
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)) and np.isfinite(x) and float(x).is_integer():
-        return int(x)
-    return x
-
-
 def _pair(x: Any) -> Any:
     if isinstance(x, (int, np.integer)):
         return (int(x), int(x))
     if isinstance(x, (list, tuple, np.ndarray)) and len(x) == 2:
-        return tuple(_int_scalar(v) for v in x)
+        return tuple(int_scalar(v) for v in x)
     return x
 
 
@@ -239,9 +211,9 @@ class CubaNeurons:
     bias_exp: int = 6
 
     def __post_init__(self) -> None:
-        self.du, self.dv, self.vth, self.bias_exp = (_int_scalar(x) for x in (self.du, self.dv, self.vth,
+        self.du, self.dv, self.vth, self.bias_exp = (int_scalar(x) for x in (self.du, self.dv, self.vth,
                                                                                 self.bias_exp))
-        self.bias_mant = _int_array(np.asarray(self.bias_mant).reshape(-1) if np.ndim(self.bias_mant) else
+        self.bias_mant = as_int_array(np.asarray(self.bias_mant).reshape(-1) if np.ndim(self.bias_mant) else
                                     np.asarray([self.bias_mant]), np.int16)
 
     @property
@@ -276,10 +248,10 @@ class Synapse:
     delays: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
-        self.weights = _int_array(self.weights, np.int16)
-        self.delays = _int_array(self.delays, np.uint8)
-        self.weight_exp = _int_scalar(self.weight_exp)
-        self.num_weight_bits = _int_scalar(self.num_weight_bits)
+        self.weights = as_int_array(self.weights, np.int16)
+        self.delays = as_int_array(self.delays, np.uint8)
+        self.weight_exp = int_scalar(self.weight_exp)
+        self.num_weight_bits = int_scalar(self.num_weight_bits)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -310,7 +282,7 @@ class InputLayer:
     kind: ClassVar[str] = "input"
 
     def __post_init__(self) -> None:
-        self.shape = tuple(_int_scalar(s) for s in np.atleast_1d(self.shape).tolist())
+        self.shape = tuple(int_scalar(s) for s in np.atleast_1d(self.shape).tolist())
         if isinstance(self.neurons, Mapping):
             self.neurons = CubaNeurons.from_dict(self.neurons)
 
@@ -392,11 +364,11 @@ class ConvLayer:
     kind: ClassVar[str] = "conv"
 
     def __post_init__(self) -> None:
-        self.in_shape = tuple(_int_scalar(s) for s in np.atleast_1d(self.in_shape).tolist())
-        self.weights = _int_array(self.weights, np.int16)
+        self.in_shape = tuple(int_scalar(s) for s in np.atleast_1d(self.in_shape).tolist())
+        self.weights = as_int_array(self.weights, np.int16)
         self.stride, self.padding, self.dilation = (_pair(x) for x in (self.stride, self.padding, self.dilation))
-        self.groups = _int_scalar(self.groups)
-        self.num_weight_bits = _int_scalar(self.num_weight_bits)
+        self.groups = int_scalar(self.groups)
+        self.num_weight_bits = int_scalar(self.num_weight_bits)
         if isinstance(self.neurons, Mapping):
             self.neurons = CubaNeurons.from_dict(self.neurons)
 
@@ -470,7 +442,7 @@ class LoihiProgram:
 
     def __post_init__(self) -> None:
         self.layers = list(self.layers)
-        self.input_message_bits = _int_scalar(self.input_message_bits)
+        self.input_message_bits = int_scalar(self.input_message_bits)
         self.dt = None if self.dt is None else float(self.dt)
 
     # ------------------------------------------------------------------ lookup

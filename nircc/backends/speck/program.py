@@ -38,12 +38,13 @@ The core graph must be acyclic (as in sinabs; the emulators define no order for 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Union
+from typing import Iterable, Optional, Union
 
 import numpy as np
 
 from ..._version import __version__
 from ...errors import ErrorCollector, NirccError
+from ..arrays import array_from_dict, array_to_dict, as_int_array
 from ...util import dumps
 from .spec import DEFAULT_VARIANT, SpeckSpec, get_spec, layer_memory
 
@@ -52,25 +53,6 @@ SCHEMA_VERSION = 1
 
 Pair = tuple[int, int]
 Shape3 = tuple[int, int, int]
-
-
-def _as_int_array(x: Any, dtype: type) -> np.ndarray:
-    """``x`` as an array of ``dtype`` when every value is an integer within its range;
-    otherwise as int64 (integers out of range) or unchanged (non-integers), for
-    :meth:`SpeckProgram.validate` to report."""
-    arr = np.asarray(x)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.int64)
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            return arr
-        arr = arr.astype(np.int64)
-    if arr.dtype.kind not in "iu":
-        return arr
-    info = np.iinfo(dtype)
-    if arr.size and (arr.min() < info.min or arr.max() > info.max):
-        return arr.astype(np.int64)
-    return arr.astype(dtype)
 
 
 def _pair(x: Union[int, Iterable[int]]) -> Pair:
@@ -237,12 +219,12 @@ class CnnLayer:
         self.padding = _pair(self.padding)
         self.threshold_high = int(self.threshold_high)
         self.threshold_low = int(self.threshold_low)
-        self.weights = _as_int_array(self.weights, np.int8)
+        self.weights = as_int_array(self.weights, np.int8)
         f = self.output_shape[0]
-        self.biases = _as_int_array(np.zeros(f, np.int16) if self.biases is None else self.biases, np.int16)
+        self.biases = as_int_array(np.zeros(f, np.int16) if self.biases is None else self.biases, np.int16)
         if self.neurons_initial_value is None:
             self.neurons_initial_value = np.zeros(self.output_shape, np.int16)
-        self.neurons_initial_value = _as_int_array(self.neurons_initial_value, np.int16)
+        self.neurons_initial_value = as_int_array(self.neurons_initial_value, np.int16)
         self.destinations = [d if isinstance(d, Destination) else Destination(**d) for d in self.destinations]
 
     def weights_samna(self) -> np.ndarray:
@@ -263,21 +245,21 @@ class CnnLayer:
         return {"name": self.name, "core": self.core, "input_shape": list(self.input_shape),
                 "output_shape": list(self.output_shape), "kernel": self.kernel,
                 "stride": list(self.stride), "padding": list(self.padding),
-                "weights": _array_to_dict(self.weights), "biases": _array_to_dict(self.biases),
+                "weights": array_to_dict(self.weights), "biases": array_to_dict(self.biases),
                 "threshold_high": self.threshold_high, "threshold_low": self.threshold_low,
                 "return_to_zero": bool(self.return_to_zero), "leak_enable": bool(self.leak_enable),
-                "neurons_initial_value": _array_to_dict(self.neurons_initial_value),
+                "neurons_initial_value": array_to_dict(self.neurons_initial_value),
                 "destinations": [d.to_dict() for d in self.destinations], "monitor": bool(self.monitor)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "CnnLayer":
         return cls(name=d["name"], core=d["core"], input_shape=tuple(d["input_shape"]),
                    output_shape=tuple(d["output_shape"]), kernel=d["kernel"], stride=tuple(d["stride"]),
-                   padding=tuple(d["padding"]), weights=_array_from_dict(d["weights"]),
-                   biases=_array_from_dict(d["biases"]), threshold_high=d["threshold_high"],
+                   padding=tuple(d["padding"]), weights=array_from_dict(d["weights"]),
+                   biases=array_from_dict(d["biases"]), threshold_high=d["threshold_high"],
                    threshold_low=d["threshold_low"], return_to_zero=bool(d["return_to_zero"]),
                    leak_enable=bool(d["leak_enable"]),
-                   neurons_initial_value=_array_from_dict(d["neurons_initial_value"]),
+                   neurons_initial_value=array_from_dict(d["neurons_initial_value"]),
                    destinations=[Destination.from_dict(x) for x in d["destinations"]],
                    monitor=bool(d["monitor"]))
 
@@ -330,14 +312,6 @@ class Exit:
     @classmethod
     def from_dict(cls, d: dict) -> "Exit":
         return cls(name=d["name"], layer=int(d["layer"]), pooling=int(d["pooling"]))
-
-
-def _array_to_dict(a: np.ndarray) -> dict:
-    return {"dtype": str(a.dtype), "shape": list(a.shape), "data": a.reshape(-1).tolist()}
-
-
-def _array_from_dict(d: dict) -> np.ndarray:
-    return np.asarray(d["data"], dtype=np.dtype(d["dtype"])).reshape(d["shape"])
 
 
 @dataclass(eq=False)
