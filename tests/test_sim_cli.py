@@ -91,6 +91,13 @@ def test_sim_refuses_pickles_and_missing_files(tmp_path, capsys):
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     assert main(["sim", LIF, "-i", str(path)]) == 2
     assert "cannot read input file" in capsys.readouterr().err
+    (tmp_path / "empty.npy").write_bytes(b"")
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04junk")
+    for bad in ("empty.npy", "bad.npz"):
+        assert main(["sim", LIF, "-i", str(tmp_path / bad)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"nircc: error: field 'input': cannot read input file '{tmp_path / bad}'") and \
+            "Traceback" not in err
     assert main(["sim", LIF, "-i", str(tmp_path / "none.npy")]) == 2
     assert "does not exist" in capsys.readouterr().err
 

@@ -67,12 +67,13 @@ def read_inputs(path: str, g: Graph) -> Any:
         raise NirccError(f"input file {path!r} does not exist", field="input")
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile) as e:
-        raise NirccError(f"cannot read input file {path!r}: {e}", field="input") from None
-    if isinstance(data, np.ndarray):
-        return data
-    with data:
-        arrays = {k: data[k] for k in data.files}
+        if isinstance(data, np.ndarray):
+            return data
+        with data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        why = "not a numeric array file (nircc never unpickles)" if "pickle" in str(e) else str(e)
+        raise NirccError(f"cannot read input file {path!r} as .npy/.npz: {why}", field="input") from None
     if len(arrays) == 1 and len(g.inputs) == 1 and g.inputs[0] not in arrays:
         return next(iter(arrays.values()))
     return arrays
