@@ -70,11 +70,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for err in e.errors:
             print(f"nircc: error: {NirccError.__str__(err)}", file=sys.stderr)
         return 2
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            return 0
+        # the file system refused (permissions, disk full, a path through a file): one line
+        where = f": {e.filename!r}" if e.filename else ""
+        print(f"nircc: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("nircc: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,13 +11,27 @@ from typing import Any, Iterator, Union
 
 import numpy as np
 
+from .errors import NirccError
+
+
+def _make_dir(path: Path, output: Path) -> None:
+    """Create the directory ``path`` and its parents for ``output``; a NirccError (field
+    ``output``) when it or one of its parents is an existing file."""
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = "" if p == output else f"'{p}' in "
+                raise NirccError(f"output {where}'{output}' exists and is not a directory", field="output")
+            break
+    path.mkdir(parents=True, exist_ok=True)
+
 
 @contextlib.contextmanager
 def atomic_path(path: Union[str, os.PathLike]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one
     ``os.replace`` (readers never see a half-written file), on failure it is removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_dir(path.parent, path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     umask = os.umask(0)
@@ -38,7 +52,7 @@ def atomic_dir(path: Union[str, os.PathLike]) -> Iterator[Path]:
     only when the block succeeds (each file by ``os.replace``); on failure nothing in
     ``path`` changes."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
+    _make_dir(path, path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp

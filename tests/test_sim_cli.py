@@ -116,3 +116,17 @@ def test_sim_subprocess(tmp_path, lif_input):
     assert proc.returncode == 0, proc.stderr
     with np.load(out) as z:
         assert {"states/1/v", "states/0/output", "states/input/output"} <= set(z.files)
+
+
+def test_output_paths_the_file_system_refuses_are_one_line(tmp_path, lif_input, capsys):
+    """-o naming a file, or a path through a file: exit 2, one line, the file untouched."""
+    blocker = tmp_path / "afile"
+    blocker.write_bytes(b"keep")
+    tiny = str(Path(__file__).resolve().parent.parent / "examples" / "tiny_lif.nir")
+    assert main([tiny, "--target", "spinnaker2", "-o", str(blocker), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"nircc: error: field 'output': output '{blocker}' exists and is not a directory\n"
+    assert main(["sim", LIF, "-i", str(lif_input), "--dt", "1e-4", "-o", str(blocker / "out.npz")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == f"nircc: error: field 'output': output '{blocker}' in '{blocker / 'out.npz'}' exists and is not a directory"
+    assert blocker.read_bytes() == b"keep"
