@@ -47,6 +47,7 @@ import numpy as np
 from ..._version import __version__
 from ...errors import ErrorCollector, NirccError
 from ...util import dumps
+from ..arrays import array_from_dict, array_to_dict, as_int_array
 from .spec import DEFAULT_VARIANT, XyloSpec, get_spec
 
 SCHEMA = "nircc.xylo.program"
@@ -70,37 +71,11 @@ ARRAY_FIELDS: dict[str, type] = {
 SHIFT_FIELDS = ("weight_shift_in", "weight_shift_rec", "weight_shift_out")
 
 
-def _as_int_array(x: Any, dtype: type) -> np.ndarray:
-    """``x`` as ``dtype`` when every value is an integer inside its range; otherwise as
-    int64 (integers out of range) or unchanged (anything else), for validate to report."""
-    arr = np.asarray(x)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.int64)
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            return arr
-        arr = arr.astype(np.int64)
-    if arr.dtype.kind not in "iu":
-        return arr
-    info = np.iinfo(dtype)
-    if arr.size and (int(arr.min()) < info.min or int(arr.max()) > info.max):
-        return arr.astype(np.int64)
-    return arr.astype(dtype)
-
-
 def _with_syn2(w: np.ndarray) -> np.ndarray:
     """A 2-D weight matrix gets a zero syn2 plane; 3-D is returned unchanged."""
     if w.ndim == 2:
         return np.stack([w, np.zeros_like(w)], axis=2)
     return w
-
-
-def _array_to_dict(a: np.ndarray) -> dict:
-    return {"dtype": str(a.dtype), "shape": list(a.shape), "data": a.reshape(-1).tolist()}
-
-
-def _array_from_dict(d: dict) -> np.ndarray:
-    return np.asarray(d["data"], dtype=np.dtype(d["dtype"])).reshape(d["shape"])
 
 
 def _first_bad(mask: np.ndarray) -> tuple[int, tuple[int, ...]]:
@@ -137,10 +112,12 @@ class XyloProgram:
     variant: str = DEFAULT_VARIANT
     dt: float = 1e-3
     meta: dict = field(default_factory=dict)
+    #: the compile report (resources, quantization) the lowering attaches; not serialized
+    report: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.weights_in = _with_syn2(_as_int_array(self.weights_in, np.int8))
-        self.weights_rec = _with_syn2(_as_int_array(self.weights_rec, np.int8))
+        self.weights_in = _with_syn2(as_int_array(self.weights_in, np.int8))
+        self.weights_rec = _with_syn2(as_int_array(self.weights_rec, np.int8))
         n_hid = self.weights_rec.shape[0] if self.weights_rec.ndim else 0
         n_out = self.weights_out.shape[-1] if np.ndim(self.weights_out) else 0
         if self.bias is None:
@@ -149,7 +126,7 @@ class XyloProgram:
             self.bias_out = np.zeros(n_out, np.int16)
         for name, dtype in ARRAY_FIELDS.items():
             if name not in ("weights_in", "weights_rec"):
-                setattr(self, name, _as_int_array(getattr(self, name), dtype))
+                setattr(self, name, as_int_array(getattr(self, name), dtype))
         if self.aliases is None:
             self.aliases = [[] for _ in range(n_hid)]
         else:
@@ -369,7 +346,7 @@ class XyloProgram:
                              "bias_enable": self.bias_enable,
                              "aliases": [list(t) for t in self.aliases], "meta": self.meta}
         for name in ARRAY_FIELDS:
-            d[name] = _array_to_dict(getattr(self, name))
+            d[name] = array_to_dict(getattr(self, name))
         for name in SHIFT_FIELDS:
             d[name] = getattr(self, name)
         return d
@@ -382,7 +359,7 @@ class XyloProgram:
         if int(d.get("schema_version", 0)) > SCHEMA_VERSION:
             raise NirccError(f"schema version {d['schema_version']} is newer than this nircc's "
                              f"{SCHEMA_VERSION}", field="schema_version")
-        kwargs: dict[str, Any] = {name: _array_from_dict(d[name]) for name in ARRAY_FIELDS}
+        kwargs: dict[str, Any] = {name: array_from_dict(d[name]) for name in ARRAY_FIELDS}
         kwargs.update({name: int(d[name]) for name in SHIFT_FIELDS})
         return cls(**kwargs, aliases=d["aliases"], bias_enable=bool(d["bias_enable"]),
                    variant=d["variant"], dt=float(d["dt"]), meta=dict(d.get("meta", {})))

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
-from ...errors import NirccError
+from ..base import check_variant
 
 RP = "rockpool 3.1.0 rockpool/devices/xylo"
 XS = "xylosim 0.1.3"
@@ -326,7 +326,4 @@ VARIANTS: tuple[str, ...] = tuple(SPECS)
 
 def get_spec(variant: Optional[str] = None) -> XyloSpec:
     """The spec of ``variant`` (default ``audio2``); NirccError for an unknown name."""
-    name = variant or DEFAULT_VARIANT
-    if name not in SPECS:
-        raise NirccError(f"unknown xylo variant {name!r} (known: {', '.join(VARIANTS)})", field="variant")
-    return SPECS[name]
+    return SPECS[check_variant("xylo", SPECS, DEFAULT_VARIANT, variant)]
