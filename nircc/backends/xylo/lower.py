@@ -1,0 +1,566 @@
+"""Lowering: a graph (after infer_shapes, canonicalize, fuse_affine) -> :class:`XyloProgram`.
+
+Xylo has one input layer (16 channels), one recurrent block of hidden neurons and one
+readout layer.  The graphs users export for it read::
+
+    Input -> W -> hidden_1 [<- W_rec] -> W -> hidden_2 ... -> W -> readout -> Output
+
+with ``W`` = Affine, Linear, Scale or nothing (identity), hidden = CubaLIF, LIF or IF and
+readout = CubaLIF, LIF, IF (spikes) or CubaLI, LI (membrane read-out).  Steps, each
+collecting every problem before raising (errors name node, quantity and limit;
+approximations are diagnostics with stage ``xylo``):
+
+1. options and node types; the semantics the chip realises (``>=`` threshold, up to 31
+   spikes per step for hidden and 1 for readout neurons, reset by subtraction in the
+   spike's step) against the compile's (one ``semantics`` warning listing differences);
+2. routes between populations (:class:`nircc.backends.paths.PathWalker`); the readout
+   neurons are those Output nodes read; every other neuron is hidden;
+3. lags: input -> hidden synapses act in the same step, hidden -> hidden and hidden ->
+   readout one step late.  Hidden population ``h`` runs ``L_h`` steps behind the
+   reference: ``L = 0`` for the populations the input feeds, ``L_v = L_u + 1`` along a
+   forward route ``u -> v`` and ``L_v = L_u`` along a route through a back edge (the
+   reference's one-step recurrence is the chip's one-step synapse).  Routes that ask for
+   different lags (skip connections, loops across layers) are an error;
+4. hidden ids: populations the input feeds first (IEN, the first ``input_expansion``
+   ids), those that feed the readout last (OEN, the last ``output_expansion`` ids);
+5. neuron parameters (``a, b`` = :func:`nircc.semantics.decay` of the node's time
+   constants; ``alpha_s = 1 - 2**-dash_syn`` the chip's synaptic decay; ``beta`` the summed
+   bias of the node's input weights)::
+
+       node          dash_syn             dash_mem        input gain k                     V bias per step
+       CubaLIF/LI    D(tau_syn), >= 1     D(tau_mem)      b_m r b_s w_in / alpha_s         b_m r w_in beta
+       LIF, LI       1 (no synapse)       D(tau)          b r (1 - alpha_s) / alpha_s      b r beta
+       IF            1 (no synapse)       15 (no leak)    dt r (1 - alpha_s) / alpha_s     dt r beta
+
+   ``D`` is :func:`nircc.passes.quantize.bitshift_decay` (``round(log2(tau/dt))`` for euler,
+   ``round(-log2(1 - exp(-dt/tau)))`` for exact, half-even, 0..15).  The chip applies
+   ``I = alpha_s (I + W x)`` before ``V`` reads ``I``, hence the ``1 / alpha_s`` in ``k``;
+   a neuron without synaptic state gets ``dash_syn = 1`` and the gain that keeps the
+   total charge of a spike (warning ``no-synapse``);
+6. quantization (:func:`nircc.passes.quantize_group`): one scale group for the hidden
+   block (input and recurrent weights ``W k``, thresholds, biases) and one for the
+   readout, with one gain per post-neuron (``quantization=channel``, default) or per
+   block (``global``, rockpool's ``global_quantize``).  Weights are int8 mantissas with
+   a per-matrix shift 0..8 (``weight_shift_in/rec/out``: the effective weight
+   ``w << shift`` stays inside int16), thresholds int16 in ``[1, threshold_max]``, biases
+   the chip's int8.  The chip's ``V`` is the reference's ``v`` times the gain.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from ...errors import Diagnostics, ErrorCollector
+from ...ir import Graph
+from ...ir.graph import NEURON_TYPES
+from ...passes.quantize import (DecayResult, NumberFormat, QuantizationReport, Tensor, bitshift_decay,
+                                quantize_group)
+from ...semantics import Semantics, decay
+from ..paths import F64, MAP_TYPES, PathWalker, Route, size_of
+from .program import XyloProgram
+from .spec import XyloSpec
+
+STAGE = "xylo"
+HIDDEN_TYPES = ("CubaLIF", "LIF", "IF")
+READOUT_TYPES = ("CubaLIF", "LIF", "IF", "CubaLI", "LI")
+SPIKING = ("CubaLIF", "LIF", "IF")
+CUBA = ("CubaLIF", "CubaLI")
+I16_MAX = 32767
+#: the decay shift of a neuron without synaptic state (its input spreads over 1/2, 1/4, ...)
+NO_SYNAPSE_DASH = 1
+
+#: Target options (``--option key=value``) and their defaults.
+OPTIONS: dict[str, Any] = {
+    "quantization": "channel",   # "channel": one gain per post-neuron; "global": one per block
+    "threshold_max": 4095,       # largest threshold integer (headroom for V and I below int16)
+    "tau_tolerance": 0.05,       # relative time-constant error above which tau-approximated warns
+}
+_UNSUPPORTED = {
+    "Conv1d": "Xylo has no convolutions (a dense recurrent block)",
+    "Conv2d": "Xylo has no convolutions (a dense recurrent block)",
+    "SumPool2d": "Xylo has no pooling",
+    "AvgPool2d": "Xylo has no pooling",
+    "Threshold": "a stateless threshold is not a Xylo neuron (use IF or LIF)",
+    "I": "an integrator without spikes is not a Xylo neuron (use IF, or LI as readout)",
+}
+
+
+class _Walker(PathWalker):
+    STAGE = STAGE
+    CHIP = "Xylo"
+    UNIT = "neuron population"
+    SYNAPSE = "a Xylo synapse"
+    ONE_WEIGHT = "a Xylo synapse is one weight matrix"
+    BIAS_FROM_START = "Xylo adds a neuron's bias to V from step 0"
+
+
+# ---------------------------------------------------------------------- options and semantics
+def read_options(raw: dict, errs: ErrorCollector) -> dict:
+    """The target options with defaults, each checked (errors name the option)."""
+    opts = dict(OPTIONS)
+    for k in sorted(set(raw) - set(OPTIONS)):
+        errs.add(f"unknown xylo option (known: {', '.join(OPTIONS)})", field=k, code="option")
+    opts.update({k: v for k, v in raw.items() if k in OPTIONS})
+    if opts["quantization"] not in ("channel", "global"):
+        errs.add(f"{opts['quantization']!r} not in ['channel', 'global']", field="quantization", code="option")
+    thr = opts["threshold_max"]
+    if isinstance(thr, bool) or not isinstance(thr, int) or not 1 <= thr <= I16_MAX:
+        errs.add(f"{thr!r} must be an integer in 1..{I16_MAX}", field="threshold_max", code="option")
+    tol = opts["tau_tolerance"]
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (math.isfinite(tol) and tol >= 0):
+        errs.add(f"{tol!r} must be a non-negative number", field="tau_tolerance", code="option")
+    return opts
+
+
+def check_semantics(g: Graph, sem: Semantics, diags: Diagnostics) -> None:
+    """One warning listing where the compile's spike rule differs from the chip's."""
+    spiking = [n for n in g.nodes if g.type(n) in SPIKING]
+    if not spiking:
+        return
+    diffs = []
+    if sem.threshold != ">=":
+        diffs.append(f"threshold '{sem.threshold}' (chip: v >= threshold)")
+    if sem.spike != "multi":
+        diffs.append(f"spike '{sem.spike}' (chip: up to 31 spikes per step for hidden, 1 for readout neurons)")
+    if sem.reset != "subtract":
+        diffs.append(f"reset '{sem.reset}' (chip: v -= threshold per spike)")
+    if sem.reset_timing != "immediate":
+        diffs.append(f"reset timing '{sem.reset_timing}' (chip: in the spike's step)")
+    if diffs:
+        diags.warn("semantics", "Xylo's neurons differ from the compile's semantics: " + "; ".join(diffs) +
+                   f" ({len(spiking)} spiking node(s)); the fidelity check measures the effect (compile with "
+                   "--semantics rockpool for Xylo's rule)", node=spiking[0], field="semantics", stage=STAGE)
+
+
+# ---------------------------------------------------------------------- structure
+@dataclass
+class Network:
+    """Populations, their synaptic matrices (float64, NIR units before the input gain) and lags."""
+
+    inputs: list[str]
+    hidden: list[str]                          # in chip id order
+    readout: list[str]                         # in chip id order
+    outputs: dict[str, str]                    # Output node -> readout population
+    lag: dict[str, int]                        # hidden and readout populations
+    matrices: dict[tuple[str, str], np.ndarray]   # (pre, post) -> [n_post, n_pre]
+    bias: dict[str, np.ndarray]                # post -> beta [n_post], NIR input units
+
+
+def _route_matrix(g: Graph, w: _Walker, r: Route, errs: ErrorCollector) -> Optional[np.ndarray]:
+    """The [n_post, n_pre] matrix of a route (identity, Scale or Affine/Linear)."""
+    parts = w.split(r)
+    if parts is None:
+        return None
+    before, pool, weight, after = parts
+    if pool is not None:
+        errs.add(f"{g.type(pool)} on the path {r.pre!r} -> {r.post!r}: Xylo has no pooling", pool, code="path")
+        return None
+    delays = [m for m in before + after if g.type(m) == "Delay"]
+    for m in delays:
+        d = w.delay_of(m)
+        if d is not None and np.any(d):
+            errs.add(f"a delay of up to {int(d.max())} step(s) on the path {r.pre!r} -> {r.post!r}: Xylo has no "
+                     "synaptic delays", m, "delay", code="delay")
+            return None
+    n_pre, n_post = size_of(g, r.pre), size_of(g, r.post)
+    if weight is None:
+        if n_pre != n_post:
+            errs.add(f"an identity path from {n_pre} to {n_post} neurons", r.post, code="path")
+            return None
+        return np.eye(n_post)
+    if g.type(weight) == "Scale":
+        return np.diag(np.broadcast_to(np.asarray(g.op(weight).scale, F64), g.in_shape(weight)).reshape(-1))
+    m = np.asarray(g.op(weight).weight, F64)
+    if m.ndim != 2 or m.shape != (n_post, n_pre):
+        errs.add(f"weight of shape {list(m.shape)} between {n_pre} and {n_post} neurons: a Xylo synapse is one "
+                 "[out, in] matrix", weight, "weight", code="weight-shape")
+        return None
+    return m
+
+
+def extract(g: Graph, spec: XyloSpec, errs: ErrorCollector, diags: Diagnostics, dt: float) -> Optional[Network]:
+    """Step 2-4 of the module docstring; None after errors (in ``errs``)."""
+    walker = _Walker(g, dt, errs, diags)
+    neurons = [n for n in g.schedule().order if g.type(n) in NEURON_TYPES]
+    outputs: dict[str, str] = {}
+    for o in g.outputs:
+        preds = g.predecessors(o)
+        if len(preds) != 1 or g.type(preds[0]) not in NEURON_TYPES:
+            what = ", ".join(f"'{p}' ({g.type(p)})" for p in preds) or "nothing"
+            errs.add(f"reads {what}: a Xylo output is one population of readout neurons (their spikes, or V of an "
+                     "LI/CubaLI)", o, code="output")
+            continue
+        outputs[o] = preds[0]
+    readout = list(dict.fromkeys(v for v in neurons if v in outputs.values()))
+    hidden = [v for v in neurons if v not in readout]
+    for v in hidden:
+        if g.type(v) not in HIDDEN_TYPES:
+            errs.add(f"{g.type(v)} as a hidden neuron emits no spikes: Xylo's hidden neurons talk by spike events "
+                     f"(use {', '.join(HIDDEN_TYPES)}, or read it out through an Output)", v, "type", code="type")
+    for v in readout:
+        if g.type(v) not in READOUT_TYPES:
+            errs.add(f"{g.type(v)} has no Xylo readout neuron (use {', '.join(READOUT_TYPES)})", v, "type",
+                     code="type")
+    matrices: dict[tuple[str, str], np.ndarray] = {}
+    bias = {v: np.zeros(size_of(g, v), F64) for v in neurons}
+    forward: list[tuple[str, str, int]] = []
+    for v in neurons:
+        for r in walker.routes(v):
+            if r.pre is None:
+                errs.add(f"a path into '{v}' starts at '{r.nodes[0]}', which has no input", r.nodes[0],
+                         code="structure")
+                continue
+            if r.pre in readout:
+                errs.add(f"readout neuron '{r.pre}' feeds '{v}': Xylo's readout neurons have no outgoing synapses "
+                         f"(read '{r.pre}' out, or make it a hidden layer)", r.pre, code="structure")
+                continue
+            if g.type(r.pre) == "Input":
+                if v in readout:
+                    errs.add(f"Input '{r.pre}' feeds readout '{v}' directly: Xylo's input reaches only hidden "
+                             "neurons (add a hidden layer)", v, code="structure")
+                    continue
+                if r.back:
+                    errs.add(f"a recurrent path from Input '{r.pre}' into '{v}'", v, code="structure")
+                    continue
+            m = _route_matrix(g, walker, r, errs)
+            if m is None:
+                continue
+            parts = walker.split(r)
+            if parts is not None:
+                b = walker.bias_of(parts[2], parts[3], v)
+                if b is not None:
+                    bias[v] += b
+            key = (r.pre, v)
+            matrices[key] = matrices[key] + m if key in matrices else m
+            forward.append((r.pre, v, r.back))
+    if errs:
+        return None
+    lag = _lags(g, hidden, readout, forward, errs)
+    if lag is None:
+        return None
+    inputs = list(g.inputs)
+    fed = {v for u, v, _ in forward if u in inputs}
+    feeds_out = {u for u, v, _ in forward if v in readout}
+    hidden.sort(key=lambda v: 0 if v in fed else (2 if v in feeds_out else 1))
+    _check_windows(g, spec, hidden, fed, feeds_out, errs)
+    return Network(inputs, hidden, readout, outputs, lag, matrices, bias)
+
+
+def _lags(g: Graph, hidden: list[str], readout: list[str], forward: list[tuple[str, str, int]],
+          errs: ErrorCollector) -> Optional[dict[str, int]]:
+    """Step 3: the lag of every neuron population, or None after errors."""
+    inputs = set(g.inputs)
+    lag: dict[str, int] = {}
+    why: dict[str, str] = {}
+    for u, v, _ in forward:
+        if u in inputs:
+            lag[v] = 0
+            why[v] = f"Input '{u}' feeds it in the same step"
+    changed = True
+    while changed:
+        changed = False
+        for u, v, back in forward:
+            if u in inputs or u not in lag:
+                continue
+            want = lag[u] + 1 - back
+            if v not in lag:
+                lag[v], why[v] = want, f"'{u}' (lag {lag[u]}) feeds it through a one-step synapse" + \
+                    (" closing a loop" if back else "")
+                changed = True
+            elif lag[v] != want:
+                errs.add(f"the path from '{u}' reaches '{v}' {want} step(s) behind the reference, but {why[v]} "
+                         f"(lag {lag[v]}): Xylo's hidden->hidden and hidden->readout synapses deliver one step late, "
+                         "so every path from the input must cross the same number of hidden layers (no skip "
+                         "connections) and a loop may only close within one layer", v, code="lag")
+                return None
+    for v in hidden + readout:
+        if v not in lag:
+            errs.add("no path from an Input reaches this neuron population", v, code="structure")
+        elif lag[v] < 0:
+            errs.add(f"a loop makes '{v}' run {lag[v]} steps ahead of its input", v, code="lag")
+    return None if errs else lag
+
+
+def _check_windows(g: Graph, spec: XyloSpec, hidden: list[str], fed: set, feeds_out: set,
+                   errs: ErrorCollector) -> None:
+    """Counts against the variant's limits; IEN/OEN windows of the hidden ids."""
+    n_in = sum(size_of(g, i) for i in g.inputs)
+    if n_in > spec.n_input:
+        errs.add(f"{n_in} input channels exceed Xylo {spec.name}'s {spec.n_input}", g.inputs[0], "shape",
+                 code="limit")
+    n_hid = sum(size_of(g, v) for v in hidden)
+    if n_hid > spec.n_hidden:
+        errs.add(f"{n_hid} hidden neurons ({', '.join(f'{v}: {size_of(g, v)}' for v in hidden)}) exceed Xylo "
+                 f"{spec.name}'s {spec.n_hidden}", hidden[0], "neurons", code="limit")
+        return
+    start = 0
+    oen = spec.oen_start(n_hid)
+    for v in hidden:
+        stop = start + size_of(g, v)
+        if v in fed and stop > spec.input_expansion:
+            errs.add(f"receives input but needs hidden ids {start}..{stop - 1}: Xylo {spec.name} feeds input only "
+                     f"to the first {spec.input_expansion} hidden neurons (IEN)", v, "neurons", code="limit")
+        if v in feeds_out and start < oen:
+            errs.add(f"feeds the readout but needs hidden ids {start}..{stop - 1}: Xylo {spec.name} reads out only "
+                     f"the last {spec.output_expansion} hidden neurons (OEN, ids >= {oen})", v, "neurons",
+                     code="limit")
+        start = stop
+
+
+# ---------------------------------------------------------------------- neurons
+@dataclass
+class NeuronPlan:
+    """Per-neuron parameters of one population in NIR units (module docstring step 5)."""
+
+    dash_syn: np.ndarray          # uint8
+    dash_mem: np.ndarray          # uint8
+    k_in: np.ndarray              # v per unit of synaptic input
+    bias_v: np.ndarray            # v per step from the input bias
+    thr: Optional[np.ndarray]     # None: a membrane read-out (never fires)
+    decays: list[DecayResult]
+
+
+def _param(g: Graph, v: str, name: str) -> np.ndarray:
+    return np.broadcast_to(np.asarray(getattr(g.op(v), name), F64), g.out_shape(v)).reshape(-1)
+
+
+def neuron_plan(g: Graph, v: str, sem: Semantics, beta: np.ndarray, errs: ErrorCollector,
+                diags: Diagnostics) -> Optional[NeuronPlan]:
+    t, dt = g.type(v), float(sem.dt)
+    n = size_of(g, v)
+    if t in ("LIF", "LI", "CubaLIF", "CubaLI") and np.any(_param(g, v, "v_leak") != 0):
+        errs.add("v_leak != 0: Xylo's membrane decays toward 0 (a constant drive would need a bias the NIR node "
+                 "does not have)", v, "v_leak", code="v_leak")
+        return None
+    decays: list[DecayResult] = []
+    r = _param(g, v, "r")
+    if t in CUBA:
+        ds_res = bitshift_decay(_param(g, v, "tau_syn"), dt, discretization=sem.discretization, name="dash_syn",
+                                node=v, field="tau_syn")
+        decays.append(ds_res)
+        ds = ds_res.q.astype(np.int64)
+        if np.any(ds == 0):
+            diags.warn("dash-syn-zero", f"tau_syn down to {float(np.min(_param(g, v, 'tau_syn'))):g} s gives "
+                       "dash_syn 0, which zeroes the input before it reaches V; using 1", node=v, field="tau_syn",
+                       stage=STAGE)
+            ds = np.maximum(ds, 1)
+    else:
+        ds = np.full(n, NO_SYNAPSE_DASH, np.int64)
+        diags.warn("no-synapse", f"{t} has no synaptic state, Xylo's neurons have one: the input is spread over "
+                   f"the chip's synaptic decay (dash_syn {NO_SYNAPSE_DASH}: 1/2, 1/4, ... of each spike's charge "
+                   "per step, total kept)", node=v, field="type", stage=STAGE)
+    alpha_s = 1.0 - 2.0 ** -ds
+    if t == "IF":
+        dm = np.full(n, 15, np.int64)
+        diags.warn("if-leak", "IF has no leak; Xylo's membrane always decays: dash_mem 15 (tau = 32768 dt, and at "
+                   "least 1 LSB toward 0 per step)", node=v, field="type", stage=STAGE)
+        gain_v = dt * r
+    else:
+        tau_name = "tau_mem" if t in CUBA else "tau"
+        dm_res = bitshift_decay(_param(g, v, tau_name), dt, discretization=sem.discretization, name="dash_mem",
+                                node=v, field=tau_name)
+        decays.append(dm_res)
+        dm = dm_res.q.astype(np.int64)
+        _, b_mem = decay(_param(g, v, tau_name), dt, sem.discretization)
+        gain_v = b_mem * r
+    if t in CUBA:
+        _, b_syn = decay(_param(g, v, "tau_syn"), dt, sem.discretization)
+        w_in = _param(g, v, "w_in")
+        k = gain_v * b_syn * w_in / alpha_s
+        bias_v = gain_v * w_in * beta
+    else:
+        k = gain_v * (1.0 - alpha_s) / alpha_s
+        bias_v = gain_v * beta
+    thr = None
+    if t in SPIKING:
+        thr = _param(g, v, "v_threshold")
+        if np.any(thr <= 0):
+            errs.add(f"v_threshold down to {float(thr.min()):g}: a Xylo neuron with threshold <= 0 fires its maximum "
+                     "every step", v, "v_threshold", code="threshold")
+            return None
+    if np.any(beta) and t in CUBA:
+        diags.warn("bias-steady", "the bias enters the synaptic current in the reference (rising over tau_syn); "
+                   "Xylo adds its steady state b_mem r w_in bias to V from the first step", node=v, field="bias",
+                   stage=STAGE)
+    return NeuronPlan(ds.astype(np.uint8), dm.astype(np.uint8), k, bias_v, thr, decays)
+
+
+# ---------------------------------------------------------------------- quantization
+def _formats(spec: XyloSpec, opts: dict) -> tuple[NumberFormat, NumberFormat, NumberFormat]:
+    """(weights, thresholds, biases): int8 mantissas << 0..7, int16 in [1, threshold_max],
+    the chip's bias width."""
+    # the largest shift keeps w << shift inside int16 (127 << 8 = 32512): no wrap
+    w = NumberFormat(spec.weight_bits, signed=True, exponents=(0, spec.state_bits - spec.weight_bits),
+                     name=f"int{spec.weight_bits}<<ws")
+    thr = NumberFormat(spec.threshold_bits, signed=True, lo=1, hi=int(opts["threshold_max"]), dtype="int16",
+                       name=f"int{spec.threshold_bits}[1,{opts['threshold_max']}]")
+    b = NumberFormat(spec.chip_bias_bits, signed=True, dtype="int16")
+    return w, thr, b
+
+
+def quantize_block(name: str, weights: list[tuple[str, np.ndarray, Optional[str]]], plan_thr: np.ndarray,
+                   spiking: np.ndarray, bias_v: np.ndarray, spec: XyloSpec, opts: dict, has_bias: bool,
+                   qreport: QuantizationReport, node: str):
+    """One scale group (module docstring step 6).  ``weights``: (tensor name, values
+    [n_pre, n_post], node); ``plan_thr`` the thresholds (0 for read-outs, masked by
+    ``spiking``)."""
+    fw, fthr, fb = _formats(spec, opts)
+    channel = opts["quantization"] == "channel"
+    n = plan_thr.size
+    tensors = [Tensor(t, x, fw, axis=1 if channel else None, node=nd, field="weight") for t, x, nd in weights]
+    if np.any(spiking):
+        tensors.append(Tensor("threshold", np.where(spiking, plan_thr, 0.0), fthr, axis=0 if channel else None,
+                              node=node, field="v_threshold"))
+    if has_bias and np.any(bias_v):
+        tensors.append(Tensor("bias", bias_v, fb, axis=0 if channel else None, node=node, field="bias"))
+    res = quantize_group(tensors, channels=n if channel else None, name=name, node=node)
+    qreport.add(res)
+    return res
+
+
+# ---------------------------------------------------------------------- lowering
+def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
+    """Graph -> XyloProgram (module docstring); NirccError(s) for what the chip cannot do."""
+    g, sem, diags = graph, options.semantics, options.diagnostics
+    errs = ErrorCollector()
+    opts = read_options(options.target_options, errs)
+    for n in g.nodes:
+        t = g.type(n)
+        if t in _UNSUPPORTED:
+            errs.add(f"{t}: {_UNSUPPORTED[t]}", n, "type", code="unsupported-node")
+        elif t not in ("Input", "Output") + NEURON_TYPES + MAP_TYPES:
+            errs.add(f"{t} has no Xylo mapping", n, "type", code="unsupported-node")
+    errs.raise_if_any()
+    check_semantics(g, sem, diags)
+    net = extract(g, spec, errs, diags, float(sem.dt))
+    errs.raise_if_any()
+    assert net is not None
+    plans = {v: neuron_plan(g, v, sem, net.bias[v], errs, diags) for v in net.hidden + net.readout}
+    if not spec.has_bias and any(np.any(p.bias_v) for p in plans.values() if p is not None):
+        first = next(v for v, p in plans.items() if p is not None and np.any(p.bias_v))
+        errs.add(f"Xylo {spec.name} has no neuron bias; '{first}' receives one", first, "bias", code="bias")
+    errs.raise_if_any()
+
+    sizes = {v: size_of(g, v) for v in net.inputs + net.hidden + net.readout}
+    offsets: dict[str, int] = {}
+    for group in (net.inputs, net.hidden, net.readout):
+        at = 0
+        for v in group:
+            offsets[v] = at
+            at += sizes[v]
+    n_in = sum(sizes[v] for v in net.inputs)
+    n_hid = sum(sizes[v] for v in net.hidden)
+    n_out = sum(sizes[v] for v in net.readout)
+
+    def cat(pops: list[str], attr: str) -> np.ndarray:
+        return np.concatenate([getattr(plans[v], attr) for v in pops]) if pops else np.zeros(0)
+
+    def block(pres: list[str], posts: list[str], n_pre: int, n_post: int) -> tuple[np.ndarray, Optional[str]]:
+        """Weights ``W k`` [n_pre, n_post] (float64) and the first weight node, for the report."""
+        m = np.zeros((n_pre, n_post))
+        for (u, v), w in net.matrices.items():
+            if u in pres and v in posts:
+                k = plans[v].k_in
+                m[offsets[u]:offsets[u] + sizes[u], offsets[v]:offsets[v] + sizes[v]] += (w * k[:, None]).T
+        return m, (posts[0] if posts else None)
+
+    qreport = QuantizationReport()
+    for p in plans.values():
+        for d in p.decays:
+            qreport.add(d)
+    w_in, _ = block(net.inputs, net.hidden, n_in, n_hid)
+    w_rec, _ = block(net.hidden, net.hidden, n_hid, n_hid)
+    w_out, _ = block(net.hidden, net.readout, n_hid, n_out)
+    spk_h = np.ones(n_hid, bool)
+    thr_h = cat(net.hidden, "thr")
+    hid = quantize_block("hidden", [("weights_in", w_in, net.hidden[0]), ("weights_rec", w_rec, net.hidden[0])],
+                         thr_h, spk_h, cat(net.hidden, "bias_v"), spec, opts, spec.has_bias, qreport,
+                         net.hidden[0])
+    thr_o = np.concatenate([plans[v].thr if plans[v].thr is not None else np.zeros(sizes[v]) for v in net.readout])
+    spk_o = np.concatenate([np.full(sizes[v], plans[v].thr is not None) for v in net.readout])
+    out = quantize_block("readout", [("weights_out", w_out, net.readout[0])], thr_o, spk_o,
+                         cat(net.readout, "bias_v"), spec, opts, spec.has_bias, qreport, net.readout[0])
+    for d in qreport.diagnostics(STAGE, tau_tolerance=float(opts["tau_tolerance"])):
+        diags.add(d)
+
+    def ints(res, name: str, n: int, default: int = 0) -> np.ndarray:
+        return res[name].q.astype(np.int64) if name in res.tensors else np.full(n, default, np.int64)
+
+    thr_hq = ints(hid, "threshold", n_hid)
+    thr_oq = np.where(spk_o, ints(out, "threshold", n_out), I16_MAX)
+    for name, q, spk in (("hidden", thr_hq, spk_h), ("readout", thr_oq, spk_o)):
+        low = spk & (q < 1)
+        if np.any(low):
+            diags.warn("threshold-raised", f"{int(low.sum())} {name} threshold(s) round below 1 and are raised to 1",
+                       field="v_threshold", stage=STAGE)
+    thr_hq, thr_oq = np.maximum(thr_hq, 1), np.maximum(thr_oq, 1)
+    bias_h, bias_o = ints(hid, "bias", n_hid), ints(out, "bias", n_out)
+
+    def with_syn2(w: np.ndarray) -> np.ndarray:
+        return np.stack([w, np.zeros_like(w)], axis=2)
+
+    gains_h = np.broadcast_to(np.asarray(hid.gain, F64), (n_hid,))
+    gains_o = np.broadcast_to(np.asarray(out.gain, F64), (n_out,))
+    meta = _meta(g, net, sizes, offsets, gains_o, plans)
+    prog = XyloProgram(
+        weights_in=with_syn2(hid["weights_in"].q), weights_rec=with_syn2(hid["weights_rec"].q),
+        weights_out=out["weights_out"].q,
+        dash_mem=cat(net.hidden, "dash_mem"), dash_syn=cat(net.hidden, "dash_syn"), dash_syn2=np.zeros(n_hid),
+        dash_mem_out=cat(net.readout, "dash_mem"), dash_syn_out=cat(net.readout, "dash_syn"),
+        threshold=thr_hq, threshold_out=thr_oq, bias=bias_h, bias_out=bias_o,
+        weight_shift_in=hid["weights_in"].exponent, weight_shift_rec=hid["weights_rec"].exponent,
+        weight_shift_out=out["weights_out"].exponent, bias_enable=bool(np.any(bias_h) or np.any(bias_o)),
+        variant=spec.name, dt=float(sem.dt), meta=meta)
+    prog.validate(spec)
+    for v in net.hidden + net.readout:
+        if np.any(plans[v].bias_v) and net.lag[v] > 0:
+            diags.warn("bias-lead", f"the bias acts from the chip's step 0, {net.lag[v]} step(s) before the first "
+                       "input arrives (one step per hidden->hidden/readout synapse): the membrane enters the "
+                       f"reference's step 0 with {net.lag[v]} step(s) of bias", node=v, field="bias", stage=STAGE)
+    prog.report = {"resources": _resources(g, net, prog, spec, sizes, offsets),
+                   "quantization": {**qreport.to_dict(), "gains": {"hidden": _brief(gains_h),
+                                                                   "readout": _brief(gains_o)}}}
+    return prog
+
+
+def _brief(x: np.ndarray) -> Any:
+    x = np.asarray(x, F64)
+    return float(x[0]) if x.size and np.all(x == x[0]) else {"min": float(x.min()), "max": float(x.max())}
+
+
+def _meta(g: Graph, net: Network, sizes: dict, offsets: dict, gains_o: np.ndarray, plans: dict) -> dict:
+    """What ``XyloTarget.run`` needs to map NIR inputs and outputs (JSON-able)."""
+    inputs = {i: {"offset": offsets[i], "size": sizes[i], "shape": list(g.out_shape(i))} for i in net.inputs}
+    outputs = {}
+    for o, v in net.outputs.items():
+        a, n = offsets[v], sizes[v]
+        info = {"population": v, "offset": a, "size": n, "shape": list(g.in_shape(o)),
+                "kind": "spikes" if plans[v].thr is not None else "v"}
+        if info["kind"] == "v":
+            info["v_scale"] = [float(x) for x in gains_o[a:a + n]]
+        outputs[o] = info
+    hidden = {v: [offsets[v], offsets[v] + sizes[v]] for v in net.hidden}
+    readout = {v: [offsets[v], offsets[v] + sizes[v]] for v in net.readout}
+    return {"inputs": inputs, "outputs": outputs, "hidden": hidden, "readout": readout,
+            "latency": {o: int(net.lag[v]) for o, v in net.outputs.items()}}
+
+
+def _resources(g: Graph, net: Network, prog: XyloProgram, spec: XyloSpec, sizes: dict, offsets: dict) -> dict:
+    fan = prog.fanout()
+    return {
+        "variant": spec.name, "chip": spec.chip,
+        "input_channels": prog.n_in, "input_channels_available": spec.n_input,
+        "hidden_neurons": prog.n_hidden, "hidden_neurons_available": spec.n_hidden,
+        "readout_neurons": prog.n_out, "readout_neurons_available": spec.n_readout,
+        "max_fanout": int(fan.max()) if fan.size else 0, "max_fanout_limit": spec.max_fanout,
+        "recurrent_synapses": int(fan.sum()),
+        "synapses": int(np.count_nonzero(prog.weights_in) + np.count_nonzero(prog.weights_rec) +
+                        np.count_nonzero(prog.weights_out)),
+        "layers": [{"node": v, "type": g.type(v), "role": "hidden" if v in net.hidden else "readout",
+                    "ids": [offsets[v], offsets[v] + sizes[v]], "lag": int(net.lag[v])}
+                   for v in net.hidden + net.readout],
+        "weight_shift": {"in": prog.weight_shift_in, "rec": prog.weight_shift_rec, "out": prog.weight_shift_out},
+    }
