@@ -174,6 +174,18 @@ def test_errors_name_node_quantity_limit():
         assert e.node == node and words in e.message, str(e)
 
 
+def test_fanout_over_the_limit():
+    """Audio 2: at most 64 recurrent targets per hidden neuron (h1 -> h2 all-to-all, 70 wide)."""
+    g = graph({"in": nir.Input(np.array([2])), "fc1": lin(np.full((3, 2), 0.3)), "h1": cuba(3),
+               "fc2": lin(np.full((70, 3), 0.1)), "h2": cuba(70), "fc3": lin(np.full((2, 70), 0.1)), "o": cuba(2),
+               "out": nir.Output(np.array([2]))},
+              [("in", "fc1"), ("fc1", "h1"), ("h1", "fc2"), ("fc2", "h2"), ("h2", "fc3"), ("fc3", "o"), ("o", "out")])
+    e = one_error(g)
+    assert (e.node, e.field) == ("h1", "fanout") and e.message.startswith(
+        "neuron 0 has 70 hidden targets > Xylo audio2's max fan-out 64 (3 neuron(s) over)")
+    assert compile_(g, variant="audio3").program.fanout().max() == 70
+
+
 def test_skip_connection_is_a_lag_error():
     """in -> h1 -> h2 and in -> h2 directly: h2 would need lag 0 and 1."""
     g = graph({"in": nir.Input(np.array([2])), "fc1": lin(W1), "h1": cuba(3), "fc2": lin(np.full((2, 3), 0.2)),

@@ -474,6 +474,8 @@ def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
     w_in, _ = block(net.inputs, net.hidden, n_in, n_hid)
     w_rec, _ = block(net.hidden, net.hidden, n_hid, n_hid)
     w_out, _ = block(net.hidden, net.readout, n_hid, n_out)
+    _check_fanout(net, offsets, sizes, w_rec, spec, errs)
+    errs.raise_if_any()
     spk_h = np.ones(n_hid, bool)
     thr_h = cat(net.hidden, "thr")
     hid = quantize_block("hidden", [("weights_in", w_in, net.hidden[0]), ("weights_rec", w_rec, net.hidden[0])],
@@ -524,6 +526,24 @@ def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
                    "quantization": {**qreport.to_dict(), "gains": {"hidden": _brief(gains_h),
                                                                    "readout": _brief(gains_o)}}}
     return prog
+
+
+def _check_fanout(net: Network, offsets: dict, sizes: dict, w_rec: np.ndarray, spec: XyloSpec,
+                  errs: ErrorCollector) -> None:
+    """Recurrent fan-out (targets per hidden neuron) and its total against the variant's
+    memories, named by population and neuron."""
+    fan = np.count_nonzero(w_rec, axis=1)
+    if spec.max_fanout is not None:
+        for v in net.hidden:
+            f = fan[offsets[v]:offsets[v] + sizes[v]]
+            if f.size and int(f.max()) > spec.max_fanout:
+                i = int(np.argmax(f))
+                errs.add(f"neuron {i} has {int(f[i])} hidden targets > Xylo {spec.name}'s max fan-out "
+                         f"{spec.max_fanout} ({int(np.count_nonzero(f > spec.max_fanout))} neuron(s) over)", v,
+                         "fanout", code="limit")
+    if spec.max_rec_synapses is not None and int(fan.sum()) > spec.max_rec_synapses:
+        errs.add(f"{int(fan.sum())} recurrent synapses > Xylo {spec.name}'s {spec.max_rec_synapses}", net.hidden[0],
+                 "synapses", code="limit")
 
 
 def _brief(x: np.ndarray) -> Any:
