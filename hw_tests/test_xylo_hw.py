@@ -1,0 +1,101 @@
+"""Xylo hardware-in-the-loop: compiled models on a Xylo HDK against the emulator.
+
+Run on a lab bench with rockpool and samna installed and a Xylo Audio 2 / Audio 3 / IMU HDK
+plugged in::
+
+    NIRCC_XYLO_BOARD=0 python -m pytest hw_tests/test_xylo_hw.py -m hw -v
+
+``NIRCC_XYLO_BOARD`` is the index of the board in rockpool's ``find_xylo_hdks()`` list; the
+variant follows the board's version (``syns61201`` Audio 2, ``syns65302`` Audio 3,
+``syns63300`` IMU).  Without rockpool, samna or the variable every test skips with the
+reason.
+
+Each test compiles a model for the board's variant, loads the artifact exactly as
+docs/targets/xylo.md shows (rockpool's ``config_from_specification`` on ``xylo_spec.npz``
+and the shifts of ``xylo.json``), runs one input sample through rockpool's ``XyloSamna``
+(accelerated-time mode, states recorded) and compares the readout spikes and the hidden
+membranes with the emulator step by step: the chip is deterministic and the emulator is
+bit-exact with xylosim, so they must be equal.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nircc
+
+pytestmark = pytest.mark.hw
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS = {"syns61201": "audio2", "syns65302": "audio3", "syns63300": "imu"}
+
+
+@pytest.fixture(scope="module")
+def board():
+    pytest.importorskip("samna", reason="samna (SynSense's SDK) is not installed")
+    xylo = pytest.importorskip("rockpool.devices.xylo", reason="rockpool is not installed")
+    index = os.environ.get("NIRCC_XYLO_BOARD")
+    if index is None:
+        pytest.skip("set NIRCC_XYLO_BOARD (the index in rockpool's find_xylo_hdks()) to run on a Xylo HDK")
+    hdks, _, versions = xylo.find_xylo_hdks()
+    i = int(index)
+    if i >= len(hdks):
+        pytest.skip(f"no Xylo HDK {i} connected ({len(hdks)} found)")
+    if versions[i] not in VARIANTS:
+        pytest.skip(f"board version {versions[i]!r} has no nircc variant (known: {', '.join(VARIANTS)})")
+    return hdks[i], versions[i], VARIANTS[versions[i]]
+
+
+def run_on_board(board, res: nircc.CompileResult, x: np.ndarray, tmp_path: Path) -> tuple[np.ndarray, dict]:
+    """Readout spikes [T, N_out] and recorded states of one sample ``x`` [T, N_in] on the HDK,
+    configured from the saved artifact as the docs show."""
+    hdk, version, _ = board
+    pkg = importlib.import_module(f"rockpool.devices.xylo.{version}")
+    out_dir = tmp_path / "out"
+    res.save(out_dir)
+    doc = json.loads((out_dir / "xylo.json").read_text())
+    spec = dict(np.load(out_dir / "xylo_spec.npz", allow_pickle=False))
+    kw = {k: doc["rockpool"][k] for k in ("weight_shift_in", "weight_shift_rec", "weight_shift_out")}
+    config, ok, msg = pkg.config_from_specification(**spec, **kw)
+    assert ok, msg
+    module = pkg.XyloSamna(hdk, config, dt=doc["dt"], output_mode="Spike")
+    out, _, rec = module(x, record=True)
+    return np.asarray(out), rec
+
+
+def check(board, res: nircc.CompileResult, tmp_path: Path, steps: int = 200) -> None:
+    x = next(iter(res.probe_inputs(steps, batch=1, rate=0.1, seed=0).values()))[:, 0]
+    x = x.reshape(x.shape[0], -1)
+    emu = res.target.emulator(res.program).run(x[:, None, :], record=True)
+    chip, rec = run_on_board(board, res, x, tmp_path)
+    np.testing.assert_array_equal(chip, emu.outputs["readout"][:, 0])
+    if "Vmem" in rec:
+        np.testing.assert_array_equal(np.asarray(rec["Vmem"]), emu.states["Vmem"][:, 0])
+
+
+def test_example_on_the_board(board, tmp_path):
+    res = nircc.compile(ROOT / "examples" / "braille_rnn.nir", "xylo", variant=board[2])
+    check(board, res, tmp_path)
+
+
+def test_paper_braille_on_the_board(board, tmp_path):
+    res = nircc.compile(ROOT / "tests" / "data" / "nir_paper" / "braille_noDelay_noBias_subtract.nir", "xylo",
+                        variant=board[2])
+    check(board, res, tmp_path)
+
+
+def test_to_sdk_matches_rockpools_configuration(board, tmp_path):
+    """nircc's samna object and rockpool's, from the same artifact, run alike on the board."""
+    hdk, version, variant = board
+    pkg = importlib.import_module(f"rockpool.devices.xylo.{version}")
+    res = nircc.compile(ROOT / "examples" / "braille_rnn.nir", "xylo", variant=variant)
+    x = next(iter(res.probe_inputs(100, batch=1, seed=2).values()))[:, 0]
+    module = pkg.XyloSamna(hdk, res.target.to_sdk(res.program), dt=res.program.dt, output_mode="Spike")
+    out, _, _ = module(x, record=False)
+    np.testing.assert_array_equal(np.asarray(out), res.target.emulator(res.program).run(x[:, None, :])
+                                  .outputs["readout"][:, 0])
