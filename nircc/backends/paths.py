@@ -89,6 +89,20 @@ def compose_pooling(w: np.ndarray, pre: np.ndarray, post: np.ndarray, factor: fl
     return np.ascontiguousarray(composed.T)
 
 
+def output_populations(g: Graph, errs: ErrorCollector, what: str) -> dict[str, str]:
+    """Output node -> the neuron population it reads; an Output reading anything else (or
+    several nodes) is an error ``reads '<node>' (<type>): <what>``."""
+    outputs: dict[str, str] = {}
+    for o in g.outputs:
+        preds = g.predecessors(o)
+        if len(preds) != 1 or g.type(preds[0]) not in NEURON_TYPES:
+            found = ", ".join(f"'{p}' ({g.type(p)})" for p in preds) or "nothing"
+            errs.add(f"reads {found}: {what}", o, code="output")
+            continue
+        outputs[o] = preds[0]
+    return outputs
+
+
 class PathWalker:
     """Routes into a population, their parts, delays and biases (module docstring)."""
 

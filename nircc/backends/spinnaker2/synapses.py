@@ -48,7 +48,7 @@ from ...errors import Diagnostics, ErrorCollector
 from ...ir import Graph
 from ...ir.graph import NEURON_TYPES
 from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
-from ..paths import F64, PathWalker, compose_pooling, pooling, size_of
+from ..paths import F64, PathWalker, output_populations, compose_pooling, pooling, size_of
 
 STAGE = "spinnaker2"
 
@@ -221,13 +221,6 @@ def extract(g: Graph, dt: float, errs: ErrorCollector, diags: Diagnostics) -> Ne
             if lin is None or pre_d is None or post_d is None:
                 continue
             paths.append(SynPath(pre, post, chain, weight, lin, pre_d, post_d, back))
-    outputs: dict[str, str] = {}
-    for o in g.outputs:
-        preds = g.predecessors(o)
-        if len(preds) != 1 or g.type(preds[0]) not in NEURON_TYPES:
-            what = ", ".join(f"'{p}' ({g.type(p)})" for p in preds) or "nothing"
-            errs.add(f"reads {what}: a SpiNNaker2 output is one neuron population (its spikes, or v of an LI/I/"
-                     "CubaLI read-out)", o, code="output")
-            continue
-        outputs[o] = preds[0]
+    outputs = output_populations(g, errs, "a SpiNNaker2 output is one neuron population (its spikes, or v of an "
+                                 "LI/I/CubaLI read-out)")
     return Network(pops, paths, bias, outputs)

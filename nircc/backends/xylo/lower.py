@@ -59,7 +59,7 @@ from ...ir.graph import NEURON_TYPES
 from ...passes.quantize import (DecayResult, NumberFormat, QuantizationReport, Tensor, bitshift_decay,
                                 quantize_group)
 from ...semantics import Semantics, decay
-from ..paths import F64, MAP_TYPES, PathWalker, Route, size_of
+from ..paths import F64, MAP_TYPES, PathWalker, Route, output_populations, size_of
 from .program import XyloProgram
 from .spec import XyloSpec
 
@@ -185,15 +185,8 @@ def extract(g: Graph, spec: XyloSpec, errs: ErrorCollector, diags: Diagnostics, 
     """Step 2-4 of the module docstring; None after errors (in ``errs``)."""
     walker = _Walker(g, dt, errs, diags)
     neurons = [n for n in g.schedule().order if g.type(n) in NEURON_TYPES]
-    outputs: dict[str, str] = {}
-    for o in g.outputs:
-        preds = g.predecessors(o)
-        if len(preds) != 1 or g.type(preds[0]) not in NEURON_TYPES:
-            what = ", ".join(f"'{p}' ({g.type(p)})" for p in preds) or "nothing"
-            errs.add(f"reads {what}: a Xylo output is one population of readout neurons (their spikes, or V of an "
-                     "LI/CubaLI)", o, code="output")
-            continue
-        outputs[o] = preds[0]
+    outputs = output_populations(g, errs, "a Xylo output is one population of readout neurons (their spikes, "
+                                 "or V of an LI/CubaLI)")
     readout = list(dict.fromkeys(v for v in neurons if v in outputs.values()))
     hidden = [v for v in neurons if v not in readout]
     for v in hidden:
