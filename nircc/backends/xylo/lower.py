@@ -208,12 +208,12 @@ def extract(g: Graph, spec: XyloSpec, errs: ErrorCollector, diags: Diagnostics, 
                 continue
             if r.pre in readout:
                 errs.add(f"readout neuron '{r.pre}' feeds '{v}': Xylo's readout neurons have no outgoing synapses "
-                         f"(read '{r.pre}' out, or make it a hidden layer)", r.pre, code="structure")
+                         f"(read '{r.pre}' out, or make it a hidden layer)", r.pre, "edges", code="structure")
                 continue
             if g.type(r.pre) == "Input":
                 if v in readout:
                     errs.add(f"Input '{r.pre}' feeds readout '{v}' directly: Xylo's input reaches only hidden "
-                             "neurons (add a hidden layer)", v, code="structure")
+                             "neurons (add a hidden layer)", v, "edges", code="structure")
                     continue
                 if r.back:
                     errs.add(f"a recurrent path from Input '{r.pre}' into '{v}'", v, code="structure")
