@@ -115,6 +115,14 @@ I16_MIN, I16_MAX = -32768, 32767
 _SPAN = I16_MAX - I16_MIN
 
 
+def record_buffers(n_t: int, n_b: int, n_hid: int, n_out: int) -> dict[str, np.ndarray]:
+    """Zeroed recordings :data:`STATE_NAMES` with their dtypes and shapes (module docstring)."""
+    hid, out = (n_t, n_b, n_hid), (n_t, n_b, n_out)
+    return {"Spikes": np.zeros(hid, np.uint8), "Vmem": np.zeros(hid, np.int16), "Isyn": np.zeros(hid, np.int16),
+            "Isyn2": np.zeros(hid, np.int16), "Vmem_out": np.zeros(out, np.int16),
+            "Isyn_out": np.zeros(out, np.int16)}
+
+
 def as_input_counts(inputs: Any, n_in: int) -> np.ndarray:
     """``inputs`` as int64 ``[T, B, n_in]`` (a ``[T, n_in]`` array is batch 1); NirccError
     for another channel count, negative or non-integer values."""
@@ -493,12 +501,7 @@ class XyloEmulator(Emulator):
         out = np.zeros((n_t, n_b, n_out), np.int32)
         rec: dict[str, np.ndarray] = {}
         if record:
-            rec = {"Spikes": np.zeros((n_t, n_b, n_hid), np.uint8),
-                   "Vmem": np.zeros((n_t, n_b, n_hid), np.int16),
-                   "Isyn": np.zeros((n_t, n_b, n_hid), np.int16),
-                   "Isyn2": np.zeros((n_t, n_b, n_hid), np.int16),
-                   "Vmem_out": np.zeros((n_t, n_b, n_out), np.int16),
-                   "Isyn_out": np.zeros((n_t, n_b, n_out), np.int16)}
+            rec = record_buffers(n_t, n_b, n_hid, n_out)
         for t in range(n_t if n_b else 0):
             counts[:, :n_in] = x_clip[t]
             self._deliver(syn, counts, spikes, bool(inputs_any[t]))

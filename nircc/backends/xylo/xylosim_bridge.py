@@ -29,7 +29,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..base import Emulator, EmulatorResult, require_sdk
-from .emulator import as_input_counts
+from .emulator import as_input_counts, record_buffers
 from .program import XyloProgram
 from .spec import XyloSpec, get_spec
 
@@ -92,12 +92,7 @@ class XylosimEmulator(Emulator):
         out = np.zeros((n_t, n_b, n_out), np.int32)
         rec: dict[str, np.ndarray] = {}
         if record:
-            rec = {"Spikes": np.zeros((n_t, n_b, n_hid), np.uint8),
-                   "Vmem": np.zeros((n_t, n_b, n_hid), np.int16),
-                   "Isyn": np.zeros((n_t, n_b, n_hid), np.int16),
-                   "Isyn2": np.zeros((n_t, n_b, n_hid), np.int16),
-                   "Vmem_out": np.zeros((n_t, n_b, n_out), np.int16),
-                   "Isyn_out": np.zeros((n_t, n_b, n_out), np.int16)}
+            rec = record_buffers(n_t, n_b, n_hid, n_out)
         layer = self.layer
         for b in range(n_b):
             layer.reset_all()
