@@ -130,3 +130,14 @@ def test_output_paths_the_file_system_refuses_are_one_line(tmp_path, lif_input, 
     err = capsys.readouterr().err.splitlines()
     assert err[-1] == f"nircc: error: field 'output': output '{blocker}' in '{blocker / 'out.npz'}' exists and is not a directory"
     assert blocker.read_bytes() == b"keep"
+
+
+def test_a_fidelity_check_that_stops_is_a_warning(tmp_path, capsys):
+    """The artifact is written and valid; an emulator that refuses the probe input (Speck:
+    int16 overflow when sinabs' dt = 1 meets the file's r = 1000) is reported, not fatal."""
+    model = str(Path(__file__).resolve().parent.parent / "examples" / "speck_nmnist.nir")
+    out = tmp_path / "out"
+    assert main([model, "--target", "speck", "--semantics", "sinabs", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "nircc: warning: the fidelity check stopped: node 'fc2_if', field 'state': int16 overflow" in err
+    assert sorted(f.name for f in out.iterdir()) == ["program.json", "report.json", "speck.json"]

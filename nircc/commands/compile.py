@@ -12,6 +12,7 @@ import sys
 import time
 
 from ..compiler import compile as compile_model
+from ..errors import NirccError
 from ._common import add_semantics_args, add_target_args, read_inputs, semantics_from_args, target_options
 
 
@@ -67,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
         _progress(args, "checking fidelity against the reference simulator")
         inputs = read_inputs(args.input, res.graph) if args.input else res.probe_inputs(args.fidelity_steps,
                                                                                        seed=args.seed)
-        print(res.fidelity(inputs).summary(), file=out)
+        try:
+            print(res.fidelity(inputs).summary(), file=out)
+        except NirccError as e:
+            # the artifact is written and valid for the chip; the check is a report, not a gate
+            for err in e.errors:
+                print(f"nircc: warning: the fidelity check stopped: {NirccError.__str__(err)}", file=sys.stderr)
     print(f"wrote {', '.join(str(f) for f in files)} in {time.perf_counter() - t0:.2f} s", file=out)
     return 0
