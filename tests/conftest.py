@@ -2,6 +2,8 @@
 ``nir.write`` itself never produces), and builders of the raw node dicts they take."""
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
@@ -96,3 +98,16 @@ def raw_nir(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+# ----------------------------------------------------------------------------- live Lava
+@pytest.fixture(scope="session")
+def netx_python() -> str:
+    """The Python (< 3.11) named by NIRCC_LAVA_PYTHON when it imports lava-dl's netx; else skip."""
+    python = os.environ.get("NIRCC_LAVA_PYTHON")
+    if not python:
+        pytest.skip("set NIRCC_LAVA_PYTHON to a Python (< 3.11) with lava-nc and lava-dl installed")
+    r = subprocess.run([python, "-c", "import lava.lib.dl.netx"], capture_output=True, text=True, timeout=300)
+    if r.returncode:
+        pytest.skip(f"{python} cannot import lava.lib.dl.netx (pip install lava-dl)")
+    return python

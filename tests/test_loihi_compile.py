@@ -311,16 +311,6 @@ def test_to_sdk_without_lava(monkeypatch):
 
 
 # ---------------------------------------------------------------------- live lava-dl netx
-@pytest.fixture(scope="module")
-def netx_python() -> str:
-    if not LAVA_PYTHON:
-        pytest.skip("set NIRCC_LAVA_PYTHON to a Python (< 3.11) with lava-nc and lava-dl installed")
-    r = subprocess.run([LAVA_PYTHON, "-c", "import lava.lib.dl.netx"], capture_output=True, text=True, timeout=300)
-    if r.returncode:
-        pytest.skip(f"{LAVA_PYTHON} cannot import lava.lib.dl.netx (pip install lava-dl)")
-    return LAVA_PYTHON
-
-
 def _live_cases():
     cpu = np.loadtxt(DATA / "lif_lava_cpu_fixed.csv", delimiter=",")
     return {

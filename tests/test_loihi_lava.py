@@ -493,16 +493,6 @@ def test_emulator_reproduces_netx_traces(kind: str, seed: int) -> None:
         assert 0 < traces[f"{lay.name}|s_out"].mean() < 1, lay.name
 
 
-@pytest.fixture(scope="module")
-def netx_python() -> str:
-    if not LAVA_PYTHON:
-        pytest.skip("set NIRCC_LAVA_PYTHON to a Python (< 3.11) with lava-nc and lava-dl installed")
-    r = subprocess.run([LAVA_PYTHON, "-c", "import lava.lib.dl.netx"], capture_output=True, text=True, timeout=300)
-    if r.returncode:
-        pytest.skip(f"{LAVA_PYTHON} cannot import lava.lib.dl.netx (pip install lava-dl)")
-    return LAVA_PYTHON
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kind,seed", NETX_CASES)
 def test_emulator_equals_live_netx(kind: str, seed: int, tmp_path: Path, netx_python: str) -> None:
