@@ -149,11 +149,9 @@ class Network:
     bias: dict[str, np.ndarray]                # post -> beta [n_post], NIR input units
 
 
-def _route_matrix(g: Graph, w: _Walker, r: Route, errs: ErrorCollector) -> Optional[np.ndarray]:
-    """The [n_post, n_pre] matrix of a route (identity, Scale or Affine/Linear)."""
-    parts = w.split(r)
-    if parts is None:
-        return None
+def _route_matrix(g: Graph, w: _Walker, r: Route, parts: tuple, errs: ErrorCollector) -> Optional[np.ndarray]:
+    """The [n_post, n_pre] matrix of a route (identity, Scale or Affine/Linear), given its
+    :meth:`~nircc.backends.paths.PathWalker.split` ``parts``."""
     before, pool, weight, after = parts
     if pool is not None:
         errs.add(f"{g.type(pool)} on the path {r.pre!r} -> {r.post!r}: Xylo has no pooling", pool, code="path")
@@ -218,14 +216,13 @@ def extract(g: Graph, spec: XyloSpec, errs: ErrorCollector, diags: Diagnostics, 
                 if r.back:
                     errs.add(f"a recurrent path from Input '{r.pre}' into '{v}'", v, code="structure")
                     continue
-            m = _route_matrix(g, walker, r, errs)
+            parts = walker.split(r)
+            m = None if parts is None else _route_matrix(g, walker, r, parts, errs)
             if m is None:
                 continue
-            parts = walker.split(r)
-            if parts is not None:
-                b = walker.bias_of(parts[2], parts[3], v)
-                if b is not None:
-                    bias[v] += b
+            b = walker.bias_of(parts[2], parts[3], v)
+            if b is not None:
+                bias[v] += b
             key = (r.pre, v)
             matrices[key] = matrices[key] + m if key in matrices else m
             forward.append((r.pre, v, r.back))
@@ -451,22 +448,22 @@ def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
     def cat(pops: list[str], attr: str) -> np.ndarray:
         return np.concatenate([getattr(plans[v], attr) for v in pops]) if pops else np.zeros(0)
 
-    def block(pres: list[str], posts: list[str], n_pre: int, n_post: int) -> tuple[np.ndarray, Optional[str]]:
-        """Weights ``W k`` [n_pre, n_post] (float64) and the first weight node, for the report."""
+    def block(pres: list[str], posts: list[str], n_pre: int, n_post: int) -> np.ndarray:
+        """The weights ``W k`` [n_pre, n_post] (float64) from populations ``pres`` to ``posts``."""
         m = np.zeros((n_pre, n_post))
         for (u, v), w in net.matrices.items():
             if u in pres and v in posts:
                 k = plans[v].k_in
                 m[offsets[u]:offsets[u] + sizes[u], offsets[v]:offsets[v] + sizes[v]] += (w * k[:, None]).T
-        return m, (posts[0] if posts else None)
+        return m
 
     qreport = QuantizationReport()
     for p in plans.values():
         for d in p.decays:
             qreport.add(d)
-    w_in, _ = block(net.inputs, net.hidden, n_in, n_hid)
-    w_rec, _ = block(net.hidden, net.hidden, n_hid, n_hid)
-    w_out, _ = block(net.hidden, net.readout, n_hid, n_out)
+    w_in = block(net.inputs, net.hidden, n_in, n_hid)
+    w_rec = block(net.hidden, net.hidden, n_hid, n_hid)
+    w_out = block(net.hidden, net.readout, n_hid, n_out)
     _check_fanout(net, offsets, sizes, w_rec, spec, errs)
     errs.raise_if_any()
     spk_h = np.ones(n_hid, bool)
