@@ -44,6 +44,9 @@ approximations are diagnostics with stage ``xylo``):
    a per-matrix shift 0..8 (``weight_shift_in/rec/out``: the effective weight
    ``w << shift`` stays inside int16), thresholds int16 in ``[1, threshold_max]``, biases
    the chip's int8.  The chip's ``V`` is the reference's ``v`` times the gain.
+   ``program.report["quantization"]`` holds the two groups, every decay, and ``layers``:
+   per NIR population its gain, shifts, requested and realised time constants,
+   thresholds and, per incoming matrix, the weight error in the population's ``v`` units.
 """
 from __future__ import annotations
 
@@ -512,10 +515,49 @@ def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
             diags.warn("bias-lead", f"the bias acts from the chip's step 0, {net.lag[v]} step(s) before the first "
                        "input arrives (one step per hidden->hidden/readout synapse): the membrane enters the "
                        f"reference's step 0 with {net.lag[v]} step(s) of bias", node=v, field="bias", stage=STAGE)
+    floats = {"weights_in": (w_in, hid["weights_in"]), "weights_rec": (w_rec, hid["weights_rec"]),
+              "weights_out": (w_out, out["weights_out"])}
     prog.report = {"resources": _resources(g, net, prog, spec, sizes, offsets),
                    "quantization": {**qreport.to_dict(), "gains": {"hidden": _brief(gains_h),
-                                                                   "readout": _brief(gains_o)}}}
+                                                                   "readout": _brief(gains_o)},
+                                    "layers": _layer_report(g, net, prog, plans, floats, sizes, offsets,
+                                                            np.concatenate([gains_h, gains_o]))}}
     return prog
+
+
+def _layer_report(g: Graph, net: Network, prog: XyloProgram, plans: dict, floats: dict, sizes: dict,
+                  offsets: dict, gains: np.ndarray) -> list[dict]:
+    """Per NIR population (chip order): its gain, decay shifts with requested and realised
+    time constants, thresholds, and per incoming matrix (``pre -> node``) the largest weight
+    error in the node's ``v`` units (the float ``W k`` against ``q 2**shift / gain``)."""
+    layers = []
+    for v in net.hidden + net.readout:
+        hidden = v in net.hidden
+        a, n = offsets[v], sizes[v]
+        col = slice(a, a + n)
+        at = a if hidden else prog.n_hidden + a
+        thr = (prog.threshold if hidden else prog.threshold_out)[col]
+        entry: dict[str, Any] = {
+            "node": v, "type": g.type(v), "role": "hidden" if hidden else "readout", "gain": _brief(gains[at:at + n]),
+            "dash_syn": _brief(plans[v].dash_syn), "dash_mem": _brief(plans[v].dash_mem),
+            "taus": {d.field: {"requested": _brief(d.tau), "realised": _brief(d.tau_effective),
+                               "max_rel_error": float(d.max_rel_tau_error)} for d in plans[v].decays},
+            "threshold": _brief(thr) if plans[v].thr is not None else None}
+        synapses = []
+        for u in sorted(u for u, post in net.matrices if post == v):
+            name = "weights_in" if u in net.inputs else ("weights_rec" if hidden else "weights_out")
+            x, qt = floats[name]
+            rows = slice(offsets[u], offsets[u] + sizes[u])
+            want, got = x[rows, col], qt.dequantize()[rows, col]
+            err = np.abs(want - got)
+            big = float(np.max(np.abs(want))) if want.size else 0.0
+            synapses.append({"pre": u, "matrix": name, "nonzero": int(np.count_nonzero(want)),
+                             "zeroed": int(np.count_nonzero((want != 0) & (qt.q[rows, col] == 0))),
+                             "max_abs_error": float(err.max()) if err.size else 0.0,
+                             "max_rel_error": float(err.max()) / big if big else 0.0})
+        entry["synapses"] = synapses
+        layers.append(entry)
+    return layers
 
 
 def _check_fanout(net: Network, offsets: dict, sizes: dict, w_rec: np.ndarray, spec: XyloSpec,
