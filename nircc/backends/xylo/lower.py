@@ -42,7 +42,8 @@ approximations are diagnostics with stage ``xylo``):
    readout, with one gain per post-neuron (``quantization=channel``, default) or per
    block (``global``, rockpool's ``global_quantize``).  Weights are int8 mantissas with
    a per-matrix shift 0..8 (``weight_shift_in/rec/out``: the effective weight
-   ``w << shift`` stays inside int16), thresholds int16 in ``[1, threshold_max]``, biases
+   ``w << shift`` stays inside int16), thresholds int16 in ``[1, threshold_max]`` (one
+   that rounds to 0 is raised to 1: ``threshold-raised``), biases
    the chip's int8.  The chip's ``V`` is the reference's ``v`` times the gain.
    ``program.report["quantization"]`` holds the two groups, every decay, and ``layers``:
    per NIR population its gain, shifts, requested and realised time constants,
@@ -238,7 +239,7 @@ def extract(g: Graph, spec: XyloSpec, errs: ErrorCollector, diags: Diagnostics, 
     fed = {v for u, v, _ in forward if u in inputs}
     feeds_out = {u for u, v, _ in forward if v in readout}
     hidden.sort(key=lambda v: 0 if v in fed else (2 if v in feeds_out else 1))
-    _check_windows(g, spec, hidden, fed, feeds_out, errs)
+    _check_windows(g, spec, hidden, readout, fed, feeds_out, errs)
     return Network(inputs, hidden, readout, outputs, lag, matrices, bias)
 
 
@@ -277,13 +278,17 @@ def _lags(g: Graph, hidden: list[str], readout: list[str], forward: list[tuple[s
     return None if errs else lag
 
 
-def _check_windows(g: Graph, spec: XyloSpec, hidden: list[str], fed: set, feeds_out: set,
+def _check_windows(g: Graph, spec: XyloSpec, hidden: list[str], readout: list[str], fed: set, feeds_out: set,
                    errs: ErrorCollector) -> None:
     """Counts against the variant's limits; IEN/OEN windows of the hidden ids."""
     n_in = sum(size_of(g, i) for i in g.inputs)
     if n_in > spec.n_input:
         errs.add(f"{n_in} input channels exceed Xylo {spec.name}'s {spec.n_input}", g.inputs[0], "shape",
                  code="limit")
+    n_out = sum(size_of(g, v) for v in readout)
+    if n_out > spec.n_readout:
+        errs.add(f"{n_out} readout neurons ({', '.join(f'{v}: {size_of(g, v)}' for v in readout)}) exceed Xylo "
+                 f"{spec.name}'s {spec.n_readout}", readout[0], "neurons", code="limit")
     n_hid = sum(size_of(g, v) for v in hidden)
     if n_hid > spec.n_hidden:
         errs.add(f"{n_hid} hidden neurons ({', '.join(f'{v}: {size_of(g, v)}' for v in hidden)}) exceed Xylo "
@@ -383,13 +388,14 @@ def neuron_plan(g: Graph, v: str, sem: Semantics, beta: np.ndarray, errs: ErrorC
 
 # ---------------------------------------------------------------------- quantization
 def _formats(spec: XyloSpec, opts: dict) -> tuple[NumberFormat, NumberFormat, NumberFormat]:
-    """(weights, thresholds, biases): int8 mantissas << 0..7, int16 in [1, threshold_max],
-    the chip's bias width."""
+    """(weights, thresholds, biases): int8 mantissas << 0..8, int16 in [0, threshold_max]
+    (0 is the placeholder of a non-spiking read-out, and a spiking threshold that rounds to
+    0 is raised to 1 afterwards: warning ``threshold-raised``), the chip's bias width."""
     # the largest shift keeps w << shift inside int16 (127 << 8 = 32512): no wrap
     w = NumberFormat(spec.weight_bits, signed=True, exponents=(0, spec.state_bits - spec.weight_bits),
                      name=f"int{spec.weight_bits}<<ws")
-    thr = NumberFormat(spec.threshold_bits, signed=True, lo=1, hi=int(opts["threshold_max"]), dtype="int16",
-                       name=f"int{spec.threshold_bits}[1,{opts['threshold_max']}]")
+    thr = NumberFormat(spec.threshold_bits, signed=True, lo=0, hi=int(opts["threshold_max"]), dtype="int16",
+                       name=f"int{spec.threshold_bits}[0,{opts['threshold_max']}]")
     b = NumberFormat(spec.chip_bias_bits, signed=True, dtype="int16")
     return w, thr, b
 
@@ -486,10 +492,12 @@ def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
 
     thr_hq = ints(hid, "threshold", n_hid)
     thr_oq = np.where(spk_o, ints(out, "threshold", n_out), I16_MAX)
-    for name, q, spk in (("hidden", thr_hq, spk_h), ("readout", thr_oq, spk_o)):
-        low = spk & (q < 1)
-        if np.any(low):
-            diags.warn("threshold-raised", f"{int(low.sum())} {name} threshold(s) round below 1 and are raised to 1",
+    for v in net.hidden + net.readout:
+        q = (thr_hq if v in net.hidden else thr_oq)[offsets[v]:offsets[v] + sizes[v]]
+        low = int(np.count_nonzero(q < 1)) if plans[v].thr is not None else 0
+        if low:
+            diags.warn("threshold-raised", f"{low} of {sizes[v]} threshold(s) round to 0 at their gain and are raised "
+                       "to 1 (the chip fires while V >= threshold)", node=v,
                        field="v_threshold", stage=STAGE)
     thr_hq, thr_oq = np.maximum(thr_hq, 1), np.maximum(thr_oq, 1)
     bias_h, bias_o = ints(hid, "bias", n_hid), ints(out, "bias", n_out)
