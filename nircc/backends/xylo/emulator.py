@@ -123,26 +123,26 @@ def record_buffers(n_t: int, n_b: int, n_hid: int, n_out: int) -> dict[str, np.n
             "Isyn_out": np.zeros(out, np.int16)}
 
 
-def as_input_counts(inputs: Any, n_in: int) -> np.ndarray:
+def as_input_counts(inputs: Any, n_in: int, node: str = "input") -> np.ndarray:
     """``inputs`` as int64 ``[T, B, n_in]`` (a ``[T, n_in]`` array is batch 1); NirccError
-    for another channel count, negative or non-integer values."""
+    naming ``node`` for another channel count, negative or non-integer values."""
     x = np.asarray(inputs)
     if x.dtype == np.bool_:
         x = x.astype(np.int64)
     if x.dtype.kind == "f":
         if not np.all(np.isfinite(x)) or not np.all(x == np.round(x)):
-            raise NirccError("input event counts must be integers", node="input", field="inputs")
+            raise NirccError("input event counts must be integers", node=node, field="inputs")
     elif x.dtype.kind not in "iu":
-        raise NirccError(f"input event counts must be integers, got dtype {x.dtype}", node="input",
+        raise NirccError(f"input event counts must be integers, got dtype {x.dtype}", node=node,
                          field="inputs")
     if x.ndim == 2:
         x = x[:, None, :]
     if x.ndim != 3 or x.shape[2] != n_in:
         raise NirccError(f"inputs of shape {list(np.shape(inputs))}: expected [T, B, {n_in}] or "
-                         f"[T, {n_in}]", node="input", field="inputs")
+                         f"[T, {n_in}]", node=node, field="inputs")
     x = x.astype(np.int64)
     if x.size and int(x.min()) < 0:
-        raise NirccError(f"negative input event count {int(x.min())}", node="input", field="inputs")
+        raise NirccError(f"negative input event count {int(x.min())}", node=node, field="inputs")
     return x
 
 
