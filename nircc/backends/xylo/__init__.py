@@ -26,7 +26,7 @@ from ...errors import NirccError
 from ...passes import canonicalize, fuse_affine, infer_shapes
 from ..base import EmulatorResult, Target, register
 from . import emit as _emit
-from .emulator import XyloEmulator
+from .emulator import XyloEmulator, as_input_counts
 from .lower import lower as _lower
 from .program import XyloProgram
 from .spec import DEFAULT_VARIANT, VARIANTS, XyloSpec, get_spec
@@ -79,7 +79,7 @@ class XyloTarget(Target):
             if t_b is not None and x.shape[:2] != t_b:
                 raise NirccError(f"input is [T, B] = {list(x.shape[:2])}, others {list(t_b)}", name, "inputs")
             t_b = x.shape[:2]
-            parts.append(x.reshape(x.shape[:2] + (-1,)))
+            parts.append(as_input_counts(x.reshape(x.shape[:2] + (-1,)), io[name]["size"], node=name))
         x = np.concatenate(parts, axis=2)
         outs = program.meta.get("outputs", {})
         need_v = any(o["kind"] == "v" for o in outs.values())

@@ -148,6 +148,8 @@ def emit(program: XyloProgram, out_dir: Union[str, os.PathLike]) -> list[Path]:
 def load_program(path: Union[str, os.PathLike]) -> XyloProgram:
     """The program of an emitted artifact (the folder, or its ``xylo.json``)."""
     p = Path(path)
+    if not p.exists():
+        raise NirccError(f"{str(p)!r} does not exist", field="path")
     folder = p if p.is_dir() else p.parent
     if not (folder / ARTIFACT).is_file() or not (folder / ARRAYS).is_file():
         raise NirccError(f"no Xylo artifact ({ARTIFACT} and {ARRAYS}) in {str(folder)!r}", field="path")
