@@ -89,6 +89,36 @@ def test_paper_braille_on_the_board(board, tmp_path):
     check(board, res, tmp_path)
 
 
+def two_hidden_layers() -> "nir.NIRGraph":
+    """Input 8 -> 24 recurrent CubaLIF -> 16 CubaLIF -> 4 CubaLIF readout (seeded weights):
+    both hidden -> hidden and hidden -> readout lags, recurrence and negative weights."""
+    import nir
+
+    rng = np.random.default_rng(7)
+    f32 = np.float32
+
+    def cuba(n: int) -> nir.CubaLIF:
+        full = lambda v: np.full(n, v, f32)  # noqa: E731
+        return nir.CubaLIF(tau_syn=full(2e-3), tau_mem=full(8e-3), r=full(8.0), v_leak=full(0.0),
+                           v_threshold=full(1.0), v_reset=full(0.0), w_in=full(2.0))
+
+    def lin(shape, mean: float) -> nir.Linear:
+        return nir.Linear(weight=rng.normal(mean, 0.2, shape).astype(f32))
+
+    nodes = {"in": nir.Input(np.array([8])), "fc1": lin((24, 8), 0.3), "h1": cuba(24), "rec": lin((24, 24), 0.0),
+             "fc2": lin((16, 24), 0.1), "h2": cuba(16), "fc3": lin((4, 16), 0.1), "o": cuba(4),
+             "out": nir.Output(np.array([4]))}
+    edges = [("in", "fc1"), ("fc1", "h1"), ("h1", "rec"), ("rec", "h1"), ("h1", "fc2"), ("fc2", "h2"), ("h2", "fc3"),
+             ("fc3", "o"), ("o", "out")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def test_two_hidden_layers_on_the_board(board, tmp_path):
+    res = nircc.compile(two_hidden_layers(), "xylo", variant=board[2], dt=1e-3, semantics="rockpool")
+    assert res.target.latency(res.program) == {"out": 2}
+    check(board, res, tmp_path)
+
+
 def test_to_sdk_matches_rockpools_configuration(board, tmp_path):
     """nircc's samna object and rockpool's, from the same artifact, run alike on the board."""
     hdk, version, variant = board

@@ -83,3 +83,14 @@ def test_hw_check_catches_a_wrong_board(fake_board, tmp_path, monkeypatch):
     monkeypatch.setattr(pkg, "config_from_specification", off_by_one)
     with pytest.raises(AssertionError):
         hw.check(fake_board, res, tmp_path)
+
+
+def test_hw_two_hidden_layers_on_an_exact_board(fake_board, tmp_path):
+    """The hardware test's two-layer net (lags 1 and 2, recurrence) passes on an exact board
+    and is active: its readout fires."""
+    hw = _load_hw_module()
+    res = nircc.compile(hw.two_hidden_layers(), "xylo", dt=1e-3, semantics="rockpool")
+    assert res.target.latency(res.program) == {"out": 2}
+    hw.check(fake_board, res, tmp_path)
+    x = next(iter(res.probe_inputs(200, batch=1, rate=0.1, seed=0).values()))
+    assert res.emulate(x).outputs["out"].sum() > 0
