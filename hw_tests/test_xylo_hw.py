@@ -24,6 +24,7 @@ import json
 import os
 from pathlib import Path
 
+import nir
 import numpy as np
 import pytest
 
@@ -89,11 +90,9 @@ def test_paper_braille_on_the_board(board, tmp_path):
     check(board, res, tmp_path)
 
 
-def two_hidden_layers() -> "nir.NIRGraph":
+def two_hidden_layers() -> nir.NIRGraph:
     """Input 8 -> 24 recurrent CubaLIF -> 16 CubaLIF -> 4 CubaLIF readout (seeded weights):
     both hidden -> hidden and hidden -> readout lags, recurrence and negative weights."""
-    import nir
-
     rng = np.random.default_rng(7)
     f32 = np.float32
 
