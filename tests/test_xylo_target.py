@@ -235,3 +235,52 @@ def test_load_program_refusals(tmp_path):
     with pytest.raises(NirccError) as e:
         load_program(out / "xylo.json")
     assert e.value.field == "format" and "version <= 1" in e.value.message
+
+
+# ---------------------------------------------------------------------------------------- membrane read-outs
+def li_readout(**opts) -> nircc.CompileResult:
+    g = graph({"spikes": I(np.array([2])), "fc1": lin(W1), "h": cuba(3), "fc2": lin(W2),
+               "o": nir.LI(tau=np.full(2, 4e-3, F32), r=np.full(2, 4.0, F32), v_leak=np.zeros(2, F32)),
+               "out": O(np.array([2]))},
+              [("spikes", "fc1"), ("fc1", "h"), ("h", "fc2"), ("fc2", "o"), ("o", "out")])
+    return compile_(g, **opts)
+
+
+def test_membrane_readout_gain_leaves_headroom_by_hand():
+    """LI readout: dash_syn 1, so k = b r (1 - alpha_s) / alpha_s = 1; the largest weight of
+    each read-out neuron is 0.5.  V must hold 64 of them in 127 << 8 = 32512: gain
+    32512 / 32 = 1016, largest weight 508 = 127 << 2, mantissas W2 * 254 (-63.5 -> -64,
+    half-even).  Headroom 16: gain 4064, the same mantissas at shift 4."""
+    p = li_readout().program
+    assert p.weight_shift_out == 2 and p.weights_out.tolist() == [[127, 32], [0, 127], [-64, 0]]
+    assert p.meta["outputs"]["out"]["v_scale"] == pytest.approx([1016.0, 1016.0], rel=1e-6)   # float32 taus
+    q = li_readout(readout_headroom=16).program
+    assert q.weight_shift_out == 4 and q.weights_out.tolist() == p.weights_out.tolist()
+    assert q.meta["outputs"]["out"]["v_scale"] == pytest.approx([4064.0, 4064.0], rel=1e-6)
+    with pytest.raises(NirccError) as e:
+        li_readout(readout_headroom=0)
+    assert (e.value.field, e.value.message) == ("readout_headroom", "0 must be an integer in 1..32512")
+
+
+def test_membrane_readout_fidelity():
+    """A CubaLI read-out behind a 20-neuron recurrent CubaLIF layer (power-of-two taus, the
+    chip's spike rule): V / gain against the reference's v correlates at 0.996 over 300
+    steps x 4 samples; the rest is the int8 weights, the floor-rounded decays and the
+    hidden layer's spike differences.  With headroom 1 the largest weight fills 127 << 8,
+    V saturates within a few spikes and the correlation drops to 0.35."""
+    rng = np.random.default_rng(0)
+    n = 4
+    ro = nir.CubaLI(tau_syn=np.full(n, 2e-3, F32), tau_mem=np.full(n, 8e-3, F32), r=np.full(n, 8.0, F32),
+                    v_leak=np.zeros(n, F32), w_in=np.full(n, 2.0, F32))
+    g = graph({"in": I(np.array([8])), "fc1": lin(rng.normal(0.15, 0.15, (20, 8))), "h": cuba(20),
+               "rec": lin(rng.normal(0, 0.05, (20, 20))), "fc2": lin(rng.normal(0.1, 0.2, (n, 20))), "o": ro,
+               "out": O(np.array([n]))},
+              [("in", "fc1"), ("fc1", "h"), ("h", "rec"), ("rec", "h"), ("h", "fc2"), ("fc2", "o"), ("o", "out")])
+    res = compile_(g)
+    x = res.probe_inputs(300, batch=4, seed=1)
+    o = res.fidelity(x).outputs["out"]
+    assert not o.spiking and o.latency == 1
+    assert 0.995 <= o.correlation < 0.997
+    assert int(np.abs(res.emulate(x, record=True).states["Vmem_out"]).max()) < 8192
+    tight = compile_(g, readout_headroom=1)
+    assert tight.fidelity(x).outputs["out"].correlation < 0.5

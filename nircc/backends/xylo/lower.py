@@ -44,8 +44,11 @@ approximations are diagnostics with stage ``xylo``):
    a per-matrix shift 0..8 (``weight_shift_in/rec/out``: the effective weight
    ``w << shift`` stays inside int16), thresholds int16 in ``[1, threshold_max]`` (one
    that rounds to 0 is raised to 1: ``threshold-raised``), biases
-   the chip's int8.  The chip's ``V`` is the reference's ``v`` times the gain.
-   ``program.report["quantization"]`` holds the two groups, every decay, and ``layers``:
+   the chip's int8.  The chip's ``V`` is the reference's ``v`` times the gain.  A
+   membrane read-out (LI, CubaLI) has no threshold to bound its gain: ``V`` must hold
+   ``readout_headroom`` (default 64) of its largest weight inside ``127 << 8``, so its
+   largest weight is ``127 << (8 - log2(headroom))`` (threshold 32767: it never fires
+   unless ``V`` saturates).  ``program.report["quantization"]`` holds the two groups, every decay, and ``layers``:
    per NIR population its gain, shifts, requested and realised time constants,
    thresholds and, per incoming matrix, the weight error in the population's ``v`` units.
 """
@@ -73,6 +76,9 @@ READOUT_TYPES = ("CubaLIF", "LIF", "IF", "CubaLI", "LI")
 SPIKING = ("CubaLIF", "LIF", "IF")
 CUBA = ("CubaLIF", "CubaLI")
 I16_MAX = 32767
+#: the V range a membrane read-out keeps free for ``readout_headroom`` of its largest weight:
+#: 127 << 8, so that a power-of-two headroom 2**p gives that weight the full mantissa 127 << (8 - p)
+V_RANGE = 127 << 8
 #: the decay shift of a neuron without synaptic state (its input spreads over 1/2, 1/4, ...)
 NO_SYNAPSE_DASH = 1
 
@@ -81,6 +87,7 @@ OPTIONS: dict[str, Any] = {
     "quantization": "channel",   # "channel": one gain per post-neuron; "global": one per block
     "threshold_max": 4095,       # largest threshold integer (headroom for V and I below int16)
     "tau_tolerance": 0.05,       # relative time-constant error above which tau-approximated warns
+    "readout_headroom": 64,      # largest weights a membrane read-out's V holds before int16 saturates
 }
 _UNSUPPORTED = {
     "Conv1d": "Xylo has no convolutions (a dense recurrent block)",
@@ -113,6 +120,9 @@ def read_options(raw: dict, errs: ErrorCollector) -> dict:
     thr = opts["threshold_max"]
     if isinstance(thr, bool) or not isinstance(thr, int) or not 1 <= thr <= I16_MAX:
         errs.add(f"{thr!r} must be an integer in 1..{I16_MAX}", field="threshold_max", code="option")
+    room = opts["readout_headroom"]
+    if isinstance(room, bool) or not isinstance(room, int) or not 1 <= room <= V_RANGE:
+        errs.add(f"{room!r} must be an integer in 1..{V_RANGE}", field="readout_headroom", code="option")
     tol = opts["tau_tolerance"]
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (math.isfinite(tol) and tol >= 0):
         errs.add(f"{tol!r} must be a non-negative number", field="tau_tolerance", code="option")
@@ -405,7 +415,9 @@ def quantize_block(name: str, weights: list[tuple[str, np.ndarray, Optional[str]
                    qreport: QuantizationReport, node: str):
     """One scale group (module docstring step 6).  ``weights``: (tensor name, values
     [n_pre, n_post], node); ``plan_thr`` the thresholds (0 for read-outs, masked by
-    ``spiking``)."""
+    ``spiking``).  A neuron that does not spike (a membrane read-out) has no threshold to
+    bound its gain; ``v_range`` does instead: ``readout_headroom`` times its largest
+    weight must fit in ``V_RANGE``, else its V saturates (and fires at 32767)."""
     fw, fthr, fb = _formats(spec, opts)
     channel = opts["quantization"] == "channel"
     n = plan_thr.size
@@ -413,6 +425,12 @@ def quantize_block(name: str, weights: list[tuple[str, np.ndarray, Optional[str]
     if np.any(spiking):
         tensors.append(Tensor("threshold", np.where(spiking, plan_thr, 0.0), fthr, axis=0 if channel else None,
                               node=node, field="v_threshold"))
+    if not np.all(spiking):
+        largest = np.max([np.abs(x).max(axis=0) for _, x, _ in weights], axis=0)
+        room = np.where(spiking, 0.0, float(opts["readout_headroom"]) * largest)
+        tensors.append(Tensor("v_range", room, NumberFormat(spec.state_bits, signed=True, hi=V_RANGE, dtype="int16",
+                                                            name=f"int{spec.state_bits}[..{V_RANGE}]"),
+                              axis=0 if channel else None, node=node, field="v"))
     if has_bias and np.any(bias_v):
         tensors.append(Tensor("bias", bias_v, fb, axis=0 if channel else None, node=node, field="bias"))
     res = quantize_group(tensors, channels=n if channel else None, name=name, node=node)
