@@ -18,6 +18,7 @@ import nircc
 from nircc.backends.xylo.emit import load_program
 from nircc.errors import NirccError
 from nircc.semantics import Semantics
+from test_xylo_compile import W1, W2, graph, lin
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "braille_rnn.nir"
@@ -35,18 +36,6 @@ def cuba(n: int, tau_syn=2e-3, tau_mem=4e-3, r=4.0, w_in=2.0, thr=1.0) -> nir.Cu
     full = lambda v: np.broadcast_to(np.asarray(v, F32), (n,)).copy()  # noqa: E731
     return nir.CubaLIF(tau_syn=full(tau_syn), tau_mem=full(tau_mem), r=full(r), v_leak=full(0.0),
                        v_threshold=full(thr), v_reset=full(0.0), w_in=full(w_in))
-
-
-def lin(w) -> nir.Linear:
-    return nir.Linear(weight=np.asarray(w, F32))
-
-
-def graph(nodes: dict, edges: list) -> nir.NIRGraph:
-    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
-
-
-W1 = np.array([[0.5, 0.25], [-0.125, 0.0], [0.0, 0.5]])          # [3 hidden, 2 in]
-W2 = np.array([[0.5, 0.0, -0.25], [0.125, 0.5, 0.0]])            # [2 out, 3 hidden]
 
 
 def small(w1=W1, **neuron) -> nir.NIRGraph:
