@@ -274,8 +274,8 @@ class QuantizedTensor:
     def summary(self) -> dict:
         return {
             "name": self.name, "node": self.node, "field": self.field, "format": self.fmt.label,
-            "dtype": self.fmt.np_dtype.name, "exponent": self.exponent, "gain": _brief(self.gain),
-            "step": _brief(self.step), "effective": _brief(self.dequantize()), "size": self.size,
+            "dtype": self.fmt.np_dtype.name, "exponent": self.exponent, "gain": brief(self.gain),
+            "step": brief(self.step), "effective": brief(self.dequantize()), "size": self.size,
             "max_abs": self.max_abs,
             "max_abs_error": self.max_abs_error, "max_rel_error": self.max_rel_error,
             "clipped": self.clipped, "zeroed": self.zeroed,
@@ -296,11 +296,11 @@ class GroupResult:
         return self.tensors[name]
 
     def summary(self) -> dict:
-        return {"name": self.name, "node": self.node, "gain": _brief(self.gain), "limited_by": list(self.limited_by),
+        return {"name": self.name, "node": self.node, "gain": brief(self.gain), "limited_by": list(self.limited_by),
                 "tensors": [t.summary() for t in self.tensors.values()]}
 
 
-def _brief(x) -> Union[float, dict]:
+def brief(x) -> Union[float, dict]:
     """A float, or min/max/count of an array (for JSON summaries)."""
     a = np.asarray(x, dtype=F64)
     if a.ndim == 0:
@@ -405,7 +405,7 @@ def quantize_group(tensors: Sequence[Tensor], *, channels: Optional[int] = None,
         clipped = int(np.count_nonzero(t.fmt.clipped(scaled, r)))
         if clipped and not t.fmt.clip:
             raise NirccError(f"{clipped} of {x.size} values of {t.name!r} exceed {t.fmt.label} "
-                             f"[{t.fmt.qmin}, {t.fmt.qmax}] at gain {_brief(gain_out)}", t.node, t.field or t.name)
+                             f"[{t.fmt.qmin}, {t.fmt.qmax}] at gain {brief(gain_out)}", t.node, t.field or t.name)
         qc = np.clip(r, t.fmt.qmin, t.fmt.qmax)
         err = np.abs(v - qc * (2.0 ** e) / g[:, None])
         max_abs = float(np.abs(v).max()) if v.size else 0.0
@@ -475,8 +475,8 @@ class DecayResult:
     def summary(self) -> dict:
         return {"name": self.name, "node": self.node, "field": self.field, "kind": self.kind,
                 "format": self.fmt.label, "dtype": self.fmt.np_dtype.name, "dt": self.dt,
-                "discretization": self.discretization, "q": _brief(self.q), "tau": _brief(self.tau),
-                "tau_effective": _brief(self.tau_effective), "decay": _brief(self.decay),
+                "discretization": self.discretization, "q": brief(self.q), "tau": brief(self.tau),
+                "tau_effective": brief(self.tau_effective), "decay": brief(self.decay),
                 "max_rel_tau_error": self.max_rel_tau_error, "clipped": self.clipped}
 
 

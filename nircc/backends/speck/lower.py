@@ -124,7 +124,7 @@ from ...errors import Diagnostics, ErrorCollector, NirccError, NirccErrors
 from ...ir import Graph
 from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
 from ...passes.map_resources import Core, Population, map_resources
-from ...passes.quantize import NumberFormat, QuantizationReport, Tensor, quantize_group
+from ...passes.quantize import NumberFormat, QuantizationReport, Tensor, brief, quantize_group
 from .program import CnnLayer, Destination, Exit, InputLayer, SpeckProgram
 from .spec import SpeckSpec, layer_memory
 
@@ -691,8 +691,8 @@ class _Lowering:
             tl = spec.state_range[0] - bmin
         lay = _Layer(L, [b.node for b in blocks] + [L], in3, out3, K, stride, pad, wq, bq, th, tl,
                      self.sem.reset == "zero")
-        lay.info = {"threshold": theta0, "gain": float(res.gain), "input_gain": _brief(self.dt * r),
-                    "threshold_scale": _brief(theta0 / theta), "limited_by": list(res.limited_by),
+        lay.info = {"threshold": theta0, "gain": float(res.gain), "input_gain": brief(self.dt * r),
+                    "threshold_scale": brief(theta0 / theta), "limited_by": list(res.limited_by),
                     "inputs": [{"source": rt.source, "via": list(rt.chain), "weights": b.node, "pooling": rt.pool,
                                 "feature_shift": b.offset} for b in blocks for rt in b.routes]}
         links = [_Link(rt.source, L, rt.pool, b.offset) for b in blocks for rt in b.routes]
@@ -954,13 +954,6 @@ def _pinned(mem: dict, core: str):
     def cost(k: int, c: Core) -> dict:
         return dict(mem) if c.name == core else {**mem, "pinned elsewhere": 1}
     return cost
-
-
-def _brief(a: np.ndarray) -> Any:
-    a = np.asarray(a, dtype=np.float64)
-    if np.all(a == a.flat[0]):
-        return float(a.flat[0])
-    return {"min": float(a.min()), "max": float(a.max())}
 
 
 def lower(graph: Graph, spec: SpeckSpec, options: Any) -> SpeckProgram:

@@ -44,7 +44,7 @@ import numpy as np
 
 from ...errors import Diagnostics, ErrorCollector
 from ...ir import Graph
-from ...passes.quantize import NumberFormat, QuantizationReport, Tensor, effective_tau, quantize_group
+from ...passes.quantize import NumberFormat, QuantizationReport, Tensor, brief, effective_tau, quantize_group
 from ...semantics import Semantics, decay
 from .partition import partition
 from .program import Conv2DProjection, ListProjection, NirProvenance, Population, S2Program
@@ -349,18 +349,11 @@ def neuron_params(g: Graph, node: str, model: str, sem: Semantics, gain: float, 
         eff = effective_tau(_f32(a).astype(F64), dt, sem.discretization)
         with np.errstate(invalid="ignore"):
             rel = np.abs(eff - tau) / tau
-        taus[key] = {"tau": _brief(tau), "tau_effective": _brief(eff), "decay": _brief(_f32(a)),
+        taus[key] = {"tau": brief(tau), "tau_effective": brief(eff), "decay": brief(_f32(a)),
                      "max_rel_tau_error": float(np.nanmax(rel)) if rel.size else 0.0}
-    info = {"model": model, "threshold": _brief(params["threshold"]), "i_offset": _brief(params["i_offset"]),
-            "voltage_scale": _brief(scale), "time_constants": taus}
+    info = {"model": model, "threshold": brief(params["threshold"]), "i_offset": brief(params["i_offset"]),
+            "voltage_scale": brief(scale), "time_constants": taus}
     return params, 1.0 / k, info
-
-
-def _brief(x: Any) -> Any:
-    a = np.asarray(x, F64).reshape(-1)
-    if a.size and np.all(a == a[0]):
-        return float(a[0])
-    return {"min": float(a.min()), "max": float(a.max()), "count": int(a.size)}
 
 
 # ---------------------------------------------------------------------- quantization

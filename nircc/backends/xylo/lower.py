@@ -63,7 +63,7 @@ import numpy as np
 from ...errors import Diagnostics, ErrorCollector
 from ...ir import Graph
 from ...ir.graph import NEURON_TYPES
-from ...passes.quantize import (DecayResult, NumberFormat, QuantizationReport, Tensor, bitshift_decay,
+from ...passes.quantize import (DecayResult, brief, NumberFormat, QuantizationReport, Tensor, bitshift_decay,
                                 quantize_group)
 from ...semantics import Semantics, decay
 from ..paths import F64, MAP_TYPES, PathWalker, Route, output_populations, size_of
@@ -544,8 +544,8 @@ def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
     floats = {"weights_in": (w_in, hid["weights_in"]), "weights_rec": (w_rec, hid["weights_rec"]),
               "weights_out": (w_out, out["weights_out"])}
     prog.report = {"resources": _resources(g, net, prog, spec, sizes, offsets),
-                   "quantization": {**qreport.to_dict(), "gains": {"hidden": _brief(gains_h),
-                                                                   "readout": _brief(gains_o)},
+                   "quantization": {**qreport.to_dict(), "gains": {"hidden": brief(gains_h),
+                                                                   "readout": brief(gains_o)},
                                     "layers": _layer_report(g, net, prog, plans, floats, sizes, offsets,
                                                             np.concatenate([gains_h, gains_o]))}}
     return prog
@@ -564,11 +564,11 @@ def _layer_report(g: Graph, net: Network, prog: XyloProgram, plans: dict, floats
         at = a if hidden else prog.n_hidden + a
         thr = (prog.threshold if hidden else prog.threshold_out)[col]
         entry: dict[str, Any] = {
-            "node": v, "type": g.type(v), "role": "hidden" if hidden else "readout", "gain": _brief(gains[at:at + n]),
-            "dash_syn": _brief(plans[v].dash_syn), "dash_mem": _brief(plans[v].dash_mem),
-            "taus": {d.field: {"requested": _brief(d.tau), "realised": _brief(d.tau_effective),
+            "node": v, "type": g.type(v), "role": "hidden" if hidden else "readout", "gain": brief(gains[at:at + n]),
+            "dash_syn": brief(plans[v].dash_syn), "dash_mem": brief(plans[v].dash_mem),
+            "taus": {d.field: {"requested": brief(d.tau), "realised": brief(d.tau_effective),
                                "max_rel_error": float(d.max_rel_tau_error)} for d in plans[v].decays},
-            "threshold": _brief(thr) if plans[v].thr is not None else None}
+            "threshold": brief(thr) if plans[v].thr is not None else None}
         synapses = []
         for u in sorted(u for u, post in net.matrices if post == v):
             name = "weights_in" if u in net.inputs else ("weights_rec" if hidden else "weights_out")
@@ -602,11 +602,6 @@ def _check_fanout(net: Network, offsets: dict, sizes: dict, w_rec: np.ndarray, s
     if spec.max_rec_synapses is not None and int(fan.sum()) > spec.max_rec_synapses:
         errs.add(f"{int(fan.sum())} recurrent synapses > Xylo {spec.name}'s {spec.max_rec_synapses}", net.hidden[0],
                  "synapses", code="limit")
-
-
-def _brief(x: np.ndarray) -> Any:
-    x = np.asarray(x, F64)
-    return float(x[0]) if x.size and np.all(x == x[0]) else {"min": float(x.min()), "max": float(x.max())}
 
 
 def _meta(g: Graph, net: Network, sizes: dict, offsets: dict, gains_o: np.ndarray, plans: dict) -> dict:
