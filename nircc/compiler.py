@@ -134,14 +134,15 @@ def compile(source: Any, target: str = "xylo", *, variant: Optional[str] = None,
     target:     "xylo", "speck", "loihi" or "spinnaker2" (``nircc.backends.base.names()``)
     variant:    the chip variant (default: the target's default)
     dt:         seconds; None: detected from the file's parameters, else 1e-3 with a warning
-    semantics:  a preset name ("snntorch", ...) or a :class:`Semantics`; default NIR's
+    semantics:  a preset name ("snntorch", ...), a :class:`Semantics` or a dict of its options
+                (:meth:`Semantics.coerce`); default NIR's
     options:    target-specific options (see the target's documentation)
     """
     g = load(source, strict=strict)
     tgt = _backends.get(target)
     v = tgt.resolve_variant(variant)
     spec = tgt.spec(v)
-    sem = Semantics.preset(semantics) if isinstance(semantics, str) else (semantics or Semantics())
+    sem = Semantics.coerce(semantics)
     dt_value, dt_diags = resolve_dt(g, dt if dt is not None else sem.dt)
     sem = sem.with_dt(dt_value)
     opts = CompileOptions(target=tgt.name, variant=v, semantics=sem, target_options=dict(options or {}),

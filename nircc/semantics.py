@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
 import numpy as np
 
@@ -184,6 +184,25 @@ class Semantics:
                              field=unknown[0])
         changes = {k: v for k, v in overrides.items() if v is not None}
         return dataclasses.replace(base, **changes) if changes else base
+
+    @classmethod
+    def coerce(cls, value: Union[None, str, "Semantics", Mapping[str, Any]]) -> "Semantics":
+        """The one reading of a ``semantics=`` argument, for every API that takes one:
+        ``None`` (NIR's defaults), a preset name (case-insensitive, e.g. ``"snntorch"``), a
+        :class:`Semantics`, or a mapping of options (``{"preset": "norse", "reset":
+        "subtract"}``).  Anything else is a NirccError naming the field."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            return cls.preset(value)
+        if isinstance(value, Mapping):
+            opts = dict(value)
+            preset = opts.pop("preset", None) or opts.pop("preset_name", None)
+            return cls.from_options(preset, **opts)
+        raise NirccError(f"semantics must be a preset name ({', '.join(PRESETS)}), a nircc.Semantics or a "
+                         f"dict of options, not {type(value).__name__}", field="semantics")
 
     def with_dt(self, dt: Optional[float]) -> "Semantics":
         return dataclasses.replace(self, dt=dt)

@@ -220,3 +220,52 @@ def test_decay_and_delay_steps_helpers():
         Semantics().decay(0.01)
     steps, whole = delay_steps([0.0, 3e-4, 2.5e-4, 2.4e-4], 1e-4)
     assert steps.tolist() == [0, 3, 3, 2] and whole.tolist() == [True, True, False, False]
+
+
+# ----------------------------------------------------------------------------- one coercion
+def _subtract_vs_zero_graph() -> nircc.Graph:
+    """One LIF driven hard enough that zero and subtract-at-next-step resets differ."""
+    return lif_graph(lif=(1e-2, 10.0))
+
+
+def test_simulate_takes_a_preset_name_as_compile_does():
+    g = _subtract_vs_zero_graph()
+    x = np.zeros((20, 1, 1))
+    x[::2] = 3.0
+    by_name = nircc.simulate(g, x, dt=1e-3, semantics="snntorch")
+    by_object = nircc.simulate(g, x, dt=1e-3, semantics=Semantics.preset("snntorch"))
+    by_dict = nircc.simulate(g, x, dt=1e-3, semantics={"preset": "nir", "reset": "subtract",
+                                                        "reset_timing": "next_step"})
+    default = nircc.simulate(g, x, dt=1e-3)
+    spikes = by_name.outputs["output"]
+    assert by_name.semantics.preset_name == "snntorch"
+    np.testing.assert_array_equal(spikes, by_object.outputs["output"])
+    np.testing.assert_array_equal(spikes, by_dict.outputs["output"])
+    assert not np.array_equal(spikes, default.outputs["output"])   # the preset did change the rule
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, Semantics()), ("SnnTorch", Semantics.preset("snntorch")),
+    ({"preset": "norse", "reset": "subtract"}, dataclasses.replace(Semantics.preset("norse"), reset="subtract")),
+    ({"threshold": ">="}, Semantics(threshold=">=")),
+])
+def test_coerce_every_accepted_form(value, expected):
+    assert Semantics.coerce(value) == expected
+    assert Semantics.coerce(expected) is expected
+
+
+@pytest.mark.parametrize("value, message", [
+    (3, "semantics must be a preset name (nir, norse, snntorch, rockpool, sinabs, lava-dl, spinnaker2), "
+        "a nircc.Semantics or a dict of options, not int"),
+    ("snntorc", "unknown semantics preset 'snntorc' (known: nir, norse, snntorch, rockpool, sinabs, lava-dl, "
+                "spinnaker2)"),
+    ({"rest": "zero"}, "unknown semantics option(s) ['rest'] (known: dt, discretization, reset, reset_timing, "
+                       "spike, threshold, initial_v)"),
+])
+def test_coerce_refuses_with_a_named_error_in_simulate_and_compile(value, message):
+    g = _subtract_vs_zero_graph()
+    for call in (lambda: nircc.simulate(g, np.zeros((2, 1, 1)), dt=1e-3, semantics=value),
+                 lambda: nircc.compile(g, "xylo", dt=1e-3, semantics=value)):
+        with pytest.raises(NirccError) as e:
+            call()
+        assert e.value.message == message

@@ -125,11 +125,9 @@ class Simulator:
     """
 
     def __init__(self, graph: Any, batch: int = 1, dt: Optional[float] = None,
-                 semantics: Optional[Semantics] = None):
+                 semantics: Union[None, str, Semantics, dict] = None):
         g = _as_graph(graph)
-        sem = semantics if semantics is not None else Semantics()
-        if not isinstance(sem, Semantics):
-            raise TypeError(f"semantics must be a nircc.semantics.Semantics, not {type(sem).__name__}")
+        sem = Semantics.coerce(semantics)
         if int(batch) < 1:
             raise NirccError(f"batch must be >= 1, got {batch}", field="batch")
         resolved, diags = resolve_dt(g, dt if dt is not None else sem.dt)
@@ -293,7 +291,7 @@ class Simulator:
         return names
 
 
-def simulate(graph: Any, inputs: Any, dt: Optional[float] = None, semantics: Optional[Semantics] = None,
+def simulate(graph: Any, inputs: Any, dt: Optional[float] = None, semantics: Union[None, str, Semantics, dict] = None,
              record: Record = False) -> SimResult:
     """Run the reference simulator on whole sequences.
 
@@ -301,7 +299,8 @@ def simulate(graph: Any, inputs: Any, dt: Optional[float] = None, semantics: Opt
     inputs:     Input name -> ``[T, B, *shape]`` (bare array for a single Input; an array
                 without the batch axis is one sample: B = 1); bool/int/float
     dt:         seconds; overrides ``semantics.dt``; None: resolved from the file
-    semantics:  :class:`~nircc.semantics.Semantics` (default: the NIR defaults)
+    semantics:  a preset name, a :class:`~nircc.semantics.Semantics` or a dict of its options
+                (:meth:`~nircc.semantics.Semantics.coerce`; default: the NIR defaults)
     record:     True (every node) or node names: also return per-step states
     """
     g = _as_graph(graph)
