@@ -286,8 +286,7 @@ def test_cli_compiles_the_example_deterministically(tmp_path, capsys):
     doc = json.loads((a / "xylo.json").read_text())
     assert doc["format"] == "nircc.xylo" and doc["samna_module"] == "samna.xyloCore2"
     neurons = doc["configuration"]["reservoir"]["neurons"]
-    assert len(neurons) == 38 and set(neurons[0]) == {"i_syn_decay", "i_syn2_decay", "v_mem_decay", "threshold",
-                                                      "alias_target"}
+    assert len(neurons) == 38 and set(neurons[0]) == {"i_syn_decay", "i_syn2_decay", "v_mem_decay", "threshold"}
     with np.load(a / "xylo_spec.npz", allow_pickle=False) as npz:
         assert sorted(npz.files) == ["dash_mem", "dash_mem_out", "dash_syn", "dash_syn_2", "dash_syn_out",
                                      "threshold", "threshold_out", "weights_in", "weights_out", "weights_rec"]
@@ -321,7 +320,7 @@ def samna(monkeypatch):
     class Config(Obj):
         def __init__(self):
             super().__init__("config")
-            for part in ("input", "reservoir", "readout"):
+            for part in ("input", "reservoir", "readout", "debug"):
                 object.__setattr__(self, part, Obj(part))
 
     conf = types.SimpleNamespace(XyloConfiguration=Config, ReservoirNeuron=lambda: Obj("hidden_neuron"),
@@ -344,9 +343,27 @@ def test_to_sdk_sets_rockpools_fields(samna):
     assert config.readout.weight_bit_shift == p.weight_shift_out
     assert [n.threshold for n in config.reservoir.neurons] == p.threshold.tolist()
     assert [n.i_syn_decay for n in config.readout.neurons] == p.dash_syn_out.tolist()
-    assert ("config", "synapse2_enable", False) in samna
     arrays = rockpool_arrays(p)
     assert np.array_equal(arrays["dash_syn"], [n.i_syn_decay for n in config.reservoir.neurons])
+    # rockpool 3.1.0 syns61201/xylo_samna.py config_from_specification, in its order: clocks and
+    # RAM power on ("Ensure that RAM power is enabled, and the chip clock is running"), the
+    # second synapse on because the arrays have two synapse planes; no bias_enable, no bias clock
+    assert [c for c in samna if c[0] in ("config", "debug")] == [
+        ("debug", "isyn_clock_enable", True), ("debug", "isyn2_clock_enable", True), ("debug", "ra_clock_enable", True),
+        ("debug", "hm_clock_enable", True), ("debug", "ram_power_enable", True), ("config", "synapse2_enable", True)]
+
+
+def test_to_sdk_biased_sets_the_bias_clock(samna):
+    g = small()
+    g.nodes["fc1"] = nir.Affine(weight=np.asarray(W1, F32), bias=np.array([0.25, -0.125, 0.0], F32))
+    p = compile_(g).program
+    config = nircc.backends.base.get("xylo").to_sdk(p)
+    assert [c for c in samna if c[0] in ("config", "debug")] == [
+        ("config", "bias_enable", True), ("debug", "isyn_clock_enable", True), ("debug", "isyn2_clock_enable", True),
+        ("debug", "ra_clock_enable", True), ("debug", "bias_clock_enable", True), ("debug", "hm_clock_enable", True),
+        ("debug", "ram_power_enable", True), ("config", "synapse2_enable", True)]
+    assert [n.v_mem_bias for n in config.reservoir.neurons] == p.bias.tolist()
+    assert [n.v_mem_bias for n in config.readout.neurons] == p.bias_out.tolist()
 
 
 def test_to_sdk_without_samna(monkeypatch):

@@ -89,7 +89,7 @@ def stand_in_samna(monkeypatch, sub: str, neuron_cls: str, block: str, valid=(Tr
     class Config(Obj):
         def __init__(self):
             super().__init__("config")
-            for part in ("input", block, "readout"):
+            for part in ("input", block, "readout", "debug"):
                 object.__setattr__(self, part, Obj(part))
 
     conf = types.SimpleNamespace(XyloConfiguration=Config, OutputNeuron=lambda: Obj("readout_neuron"))
@@ -100,21 +100,24 @@ def stand_in_samna(monkeypatch, sub: str, neuron_cls: str, block: str, valid=(Tr
     return calls
 
 
-@pytest.mark.parametrize("variant, sub, neuron_cls, two_synapses", [
-    ("audio3", "xyloAudio3", "HiddenNeuron", True),
-    ("imu", "xyloImu", "HiddenNeuron", False),
+@pytest.mark.parametrize("variant, sub, neuron_cls, two_synapses, config_fields", [
+    # rockpool 3.1.0 syns65302/xylo_samna.py config_from_specification: synapse2_enable, no debug field
+    ("audio3", "xyloAudio3", "HiddenNeuron", True, [("config", "synapse2_enable")]),
+    # syns63300/xylo_samna.py: imu_if_input_enable = False, debug.always_update_omp_stat = True
+    ("imu", "xyloImu", "HiddenNeuron", False, [("config", "imu_if_input_enable"), ("debug", "always_update_omp_stat")]),
 ])
-def test_to_sdk_hidden_block_variants(monkeypatch, variant, sub, neuron_cls, two_synapses):
+def test_to_sdk_hidden_block_variants(monkeypatch, variant, sub, neuron_cls, two_synapses, config_fields):
     calls = stand_in_samna(monkeypatch, sub, neuron_cls, "hidden")
     res = nircc.compile(EXAMPLE, "xylo", variant=variant)
     config = res.target.to_sdk(res.program)
     p = res.program
-    assert ("config", "synapse2_enable") not in calls             # an Audio 2 register only
+    assert [c for c in calls if c[0] in ("config", "debug")] == config_fields      # no bias_enable: unbiased
     assert config.hidden.weights == p.weights_rec[..., 0].tolist()
     assert [n.v_mem_decay for n in config.hidden.neurons] == p.dash_mem.tolist()
     assert ("input", "syn2_weights") in calls if two_synapses else ("input", "syn2_weights") not in calls
     assert (("hidden_neuron", "i_syn2_decay") in calls) == two_synapses
     assert ("hidden_neuron", "v_mem_bias") not in calls            # the example has no bias
+    assert ("hidden_neuron", "alias_target") not in calls          # nor aliases
 
 
 def test_to_sdk_reports_samnas_refusal(monkeypatch):
@@ -219,11 +222,88 @@ def test_load_program_refusals(tmp_path):
     out = tmp_path / "out"
     compile_(small()).save(out)
     doc = json.loads((out / "xylo.json").read_text())
-    doc["format_version"] = 2
-    (out / "xylo.json").write_text(json.dumps(doc))
+    for version in (3, 0, None, "2"):
+        (out / "xylo.json").write_text(json.dumps({**doc, "format_version": version}))
+        with pytest.raises(NirccError) as e:
+            load_program(out / "xylo.json")
+        assert (e.value.field, e.value.message) == (
+            "format_version", f"{str(out / 'xylo.json')!r}: nircc.xylo version {version!r} is not one this nircc "
+                              "reads (1, 2)")
+    (out / "xylo.json").write_text(json.dumps({**doc, "format": "nircc.speck"}))
     with pytest.raises(NirccError) as e:
-        load_program(out / "xylo.json")
-    assert e.value.field == "format" and "version <= 1" in e.value.message
+        load_program(out)
+    assert (e.value.field, e.value.message) == (
+        "format", f"{str(out / 'xylo.json')!r} is not a nircc.xylo document (format 'nircc.speck')")
+
+
+def _biased_artifact(tmp_path) -> tuple[Path, nircc.CompileResult]:
+    g = small()
+    g.nodes["fc1"] = nir.Affine(weight=np.asarray(W1, F32), bias=np.array([0.25, -0.125, 0.0], F32))
+    res = compile_(g)
+    assert res.program.bias_enable and res.program.bias.tolist() != [0, 0, 0]
+    res.save(tmp_path / "out")
+    return tmp_path / "out", res
+
+
+def test_artifact_uses_rockpools_keyword_names(tmp_path):
+    """Version 2: the arrays and ``rockpool.kwargs`` are exactly keyword arguments of rockpool
+    3.1.0's ``config_from_specification`` (syns61201/xylo_samna.py): ``bias_hidden``, not
+    ``bias``, which its ``**kwargs`` would drop."""
+    out, res = _biased_artifact(tmp_path)
+    doc = json.loads((out / "xylo.json").read_text())
+    assert doc["format_version"] == 2
+    assert doc["rockpool"] == {"function": "config_from_specification", "arrays": "xylo_spec.npz", "dt": DT,
+                               "kwargs": {"weight_shift_in": res.program.weight_shift_in,
+                                          "weight_shift_rec": res.program.weight_shift_rec,
+                                          "weight_shift_out": res.program.weight_shift_out, "aliases": None}}
+    with np.load(out / "xylo_spec.npz", allow_pickle=False) as npz:
+        assert sorted(npz.files) == ["bias_hidden", "bias_out", "dash_mem", "dash_mem_out", "dash_syn", "dash_syn_2",
+                                     "dash_syn_out", "threshold", "threshold_out", "weights_in", "weights_out",
+                                     "weights_rec"]
+        assert npz["bias_hidden"].tolist() == res.program.bias.tolist()
+    assert load_program(out).equals(res.program)
+
+
+def test_biased_v1_program_has_no_rockpool_arguments():
+    from nircc.backends.xylo.emit import rockpool_arrays
+    from nircc.backends.xylo.program import XyloProgram
+
+    with pytest.raises(NirccError) as e:
+        rockpool_arrays(XyloProgram.zeros(2, 3, 1, variant="v1", bias_enable=True))
+    assert (e.value.field, e.value.message) == (
+        "bias_enable", "Xylo v1: rockpool's XyloSim.from_specification takes no ['bias_hidden', 'bias_out']")
+
+
+def test_load_program_reads_version_1(tmp_path):
+    """A version-1 artifact (hidden biases as ``bias``, scalars flat in ``rockpool``) still
+    gives back its program, biases included."""
+    out, res = _biased_artifact(tmp_path)
+    doc = json.loads((out / "xylo.json").read_text())
+    kw = doc["rockpool"].pop("kwargs")
+    del doc["rockpool"]["function"]
+    doc["rockpool"].update(kw, aliases=[[] for _ in range(res.program.n_hidden)])
+    doc["format_version"] = 1
+    (out / "xylo.json").write_text(json.dumps(doc))
+    with np.load(out / "xylo_spec.npz", allow_pickle=False) as npz:
+        a = {k: npz[k] for k in npz.files}
+    a["bias"] = a.pop("bias_hidden")
+    np.savez(out / "xylo_spec.npz", **a)
+    assert load_program(out).equals(res.program)
+
+
+def test_load_program_refuses_arrays_rockpool_would_drop(tmp_path):
+    """A version-2 artifact holding ``bias`` (the version-1 name) is refused, naming it:
+    rockpool would configure the board without those biases."""
+    out, _ = _biased_artifact(tmp_path)
+    with np.load(out / "xylo_spec.npz", allow_pickle=False) as npz:
+        a = {k: npz[k] for k in npz.files}
+    a["bias"] = a.pop("bias_hidden")
+    np.savez(out / "xylo_spec.npz", **a)
+    with pytest.raises(NirccError) as e:
+        load_program(out)
+    assert e.value.field == "arrays" and e.value.message.startswith(
+        f"{str(out / 'xylo_spec.npz')!r} holds ['bias'], which are no arguments of "
+        "rockpool.devices.xylo.syns61201.config_from_specification (version 2 artifact; it takes ['bias_hidden', ")
 
 
 # ---------------------------------------------------------------------------------------- membrane read-outs
