@@ -249,3 +249,31 @@ def test_too_many_cores_suggests_kapoho_point(monkeypatch):
     assert (e.node, e.code) == ("n", "capacity") and "--variant kapoho_point" in e.message
     res = nircc.compile(g, "loihi", dt=1.0, variant="kapoho_point", options={"weight_scale": 255})
     assert res.report["resources"]["chips_used"] == 2
+
+
+def conv_net(c_out: int) -> nir.NIRGraph:
+    """(16, 64, 64) -> 3x3 conv (pad 1) -> c_out x 64 x 64 LIF: 144 synapses per neuron."""
+    rng = np.random.default_rng(0)
+    c = nir.Conv2d(input_shape=(64, 64), weight=rng.normal(0, 0.3, (c_out, 16, 3, 3)).astype(F32), stride=1,
+                   padding=1, dilation=1, groups=1, bias=np.zeros(c_out, F32))
+    return chain(i=I(np.array([16, 64, 64])), c=c, n=lif((c_out, 64, 64)), o=O(np.array([c_out, 64, 64])))
+
+
+def test_too_many_cores_gives_the_uncapped_lower_bound():
+    """The lower bound used to stop at the chip's cores + 1 ("at least 129 cores"): 8 x 64 x 64
+    neurons need 166 neurocores, exactly what kapoho_point then uses; 64 x 64 x 64 need 1331,
+    more than kapoho_point's 1024, so it is not suggested."""
+    e = one_error(conv_net(8))
+    assert str(e) == ("node 'n', field 'cores': the layers need at least 166 cores (lower bound); the target has 128 "
+                      "and first-fit-decreasing ran out of cores at 'n'[25282:25479] (128 of 166 slices placed), as "
+                      "did filling cores in order (the variant kapoho_point has 8 chips: --variant kapoho_point)")
+    r = nircc.compile(conv_net(8), "loihi", dt=1e-3, variant="kapoho_point").report["resources"]
+    assert (r["cores_used"], r["lower_bound"], r["chips_used"]) == (166, 166, 2)
+    e = one_error(conv_net(64))
+    assert e.message == ("the layers need at least 1331 cores (lower bound); the target has 128 and "
+                         "first-fit-decreasing ran out of cores at 'n'[25216:25413] (128 of 1331 slices placed), as "
+                         "did filling cores in order (more than the 1024 cores of the largest variant, kapoho_point, "
+                         "as well)")
+    e = one_error(conv_net(64), variant="kapoho_point")
+    assert e.message.startswith("the layers need at least 1331 cores (lower bound); the target has 1024 and ")
+    assert "variant" not in e.message

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nircc.errors import NirccError
-from nircc.passes import Core, Population, linear_cost, map_resources
+from nircc.passes import Core, MappingError, Population, format_amount, linear_cost, map_resources
 
 KI = 1024
 SPECK_K = [16, 16, 16, 32, 32, 64, 64, 16, 16]
@@ -273,6 +273,41 @@ def test_shared_out_of_cores():
     with pytest.raises(NirccError, match=r"ran out of cores at 'q\d+' \(10 of 20 slices placed\), as did filling "
                                          r"cores in order"):
         map_resources(many, [Core(f"c{j}", {"n": 10}) for j in range(10)])
+
+
+def test_shared_lower_bound_beyond_the_target_is_not_capped():
+    """The bound used to stop at the target's cores + 1 ("at least 2" for 48 units on one core
+    of 10): beyond the target it counts further cores of the largest capacity."""
+    pops = [Population(f"p{i}", {"n": 6}) for i in range(8)]      # 48 units
+    with pytest.raises(MappingError) as e:
+        map_resources(pops, [Core("a", {"n": 10})])
+    assert str(e.value) == ("node 'p1', field 'cores': the populations need at least 5 cores (lower bound); the "
+                            "target has 1 and an exact search found no assignment")
+    assert e.value.lower_bound == 5
+    with pytest.raises(MappingError) as e:                         # 10 + 4 + 4 x 10 >= 48
+        map_resources(pops, [Core("a", {"n": 10}), Core("b", {"n": 4})])
+    assert e.value.lower_bound == 6 and "need at least 6 cores (lower bound); the target has 2 " in e.value.message
+    many = [Population(f"q{i}", {"n": 6}) for i in range(20)]      # 120 units, the large-instance path
+    with pytest.raises(MappingError) as e:
+        map_resources(many, [Core("a", {"n": 10})])
+    assert str(e.value) == ("node 'q1', field 'cores': the populations need at least 12 cores (lower bound); the "
+                            "target has 1 and first-fit-decreasing ran out of cores at 'q1' (1 of 20 slices placed), "
+                            "as did filling cores in order")
+
+
+def test_exclusive_out_of_cores_is_a_mapping_error_with_the_exact_count():
+    pops = [Population(f"p{i}", {"n": 1}) for i in range(5)]
+    with pytest.raises(MappingError) as e:
+        map_resources(pops, [Core("a", {"n": 1}), Core("b", {"n": 1})], exclusive=True)
+    assert str(e.value) == ("node 'p0', field 'cores': the populations need 5 cores, one per population or slice "
+                            "('p0' alone 1); the target has 2")
+    assert e.value.lower_bound == 5
+
+
+def test_format_amount():
+    assert [format_amount(x) for x in (0, 1000, 1024, 1536 * KI, 4 * KI * KI, 4 * KI * KI + KI, 3 * KI * KI + 1,
+                                       2.5, 1.0e6 / 3)] == \
+        ["0", "1000", "1Ki", "1536Ki", "4Mi", "4097Ki", "3145729", "2.5", "3.333e+05"]
 
 
 def test_core_dependent_demand():

@@ -477,6 +477,18 @@ def test_memory_failure_lists_needs_and_capacities():
     assert "0: kernel 16Ki, neuron 64Ki, bias 1Ki" in text and "5: kernel 64Ki, neuron 16Ki, bias 1Ki" in text
 
 
+def test_memory_failure_in_mebiwords():
+    """(64, 3, 3) -> Linear -> 513 IF: a 3x3 kernel, kernel memory 64 * 2^(4 + 10) = 1Mi words.
+    Both lines used to print it wrong: ``1024Mi`` (the mapper) and ``1024Ki`` (the lowering)."""
+    g = chain(("input", inp(64, 3, 3)), ("f", flatten(64, 3, 3)), ("fc", nir.Linear(weight=np.ones((513, 576), F32))),
+              ("if", if_((513,))), ("output", out(513)))
+    errs = errors_of(g)
+    assert [str(e) for e in errs[:2]] == [
+        "node 'if', field 'kernel': layer 'if' needs kernel 1Mi; cores offer kernel 16Ki, 16Ki, 16Ki, 32Ki, 32Ki, "
+        "64Ki, 64Ki, 16Ki, 16Ki",
+        "node 'if', field 'memory': needs kernel 1Mi, neuron 513, bias 0 words; fits cores none"]
+
+
 def test_ten_layers_exceed_nine_cores():
     pairs = [("input", inp(2))]
     for i in range(10):

@@ -13,7 +13,8 @@ from .fuse_affine import fuse_affine
 from .infer_shapes import infer_shapes
 from .manager import (Pass, PassManager, PassMutationError, PassRecord, PassVerificationError, PipelineResult,
                       as_pass, fingerprint)
-from .map_resources import Core, Placement, Population, ResourceMapping, linear_cost, map_resources
+from .map_resources import (Core, MappingError, Placement, Population, ResourceMapping, format_amount, linear_cost,
+                            map_resources)
 from .quantize import (ROUNDING, DecayResult, GroupResult, NumberFormat, QuantizationReport, QuantizedTensor,
                        QuantizeWeights, Tensor, bitshift_decay, effective_tau, linear_decay, quantize_group,
                        quantize_tensor)
@@ -27,5 +28,6 @@ __all__ = [
     "infer_shapes", "canonicalize", "fuse_affine",
     "ROUNDING", "NumberFormat", "Tensor", "QuantizedTensor", "GroupResult", "DecayResult", "QuantizationReport",
     "QuantizeWeights", "quantize_group", "quantize_tensor", "bitshift_decay", "linear_decay", "effective_tau",
-    "Core", "Population", "Placement", "ResourceMapping", "linear_cost", "map_resources",
+    "Core", "MappingError", "Population", "Placement", "ResourceMapping", "format_amount", "linear_cost",
+    "map_resources",
 ]

@@ -36,14 +36,16 @@ must not decrease with ``k``), ``ceil(n / k_max)`` slices of sizes differing by 
 The result (:class:`ResourceMapping`) gives the placements (population, neuron range,
 core), the cores used, the utilization of every core and resource, and a **lower bound**
 on the cores needed: exclusive: the number of slices; shared: per resource the fewest
-cores whose capacities add up to the total demand of the fewest-slices slicing, the
-largest over resources (a bound for every slicing when cutting a slice never lowers the
+cores whose capacities add up to the total demand of the fewest-slices slicing (past the
+target's cores, further cores of its largest capacity: the bound is not capped at the
+target's size), the largest over resources (a bound for every slicing when cutting a slice never lowers the
 total demand, ``cost(a) + cost(b) >= cost(a + b)``, as with :func:`linear_cost`).
 ``optimal`` says whether the result is proven minimal (it reaches the lower bound, or the
 exact search finished; every exclusive assignment uses exactly one core per slice).
 
 Failures are :class:`~nircc.errors.NirccError` naming the population, its demand and each
-core's capacity, e.g. ``node '3', field 'neuron_words': layer '3' needs neuron_words 128Ki;
+core's capacity (:class:`MappingError`, carrying the lower bound, when every population fits
+a core but not all together), e.g. ``node '3', field 'neuron_words': layer '3' needs neuron_words 128Ki;
 cores offer neuron_words 64Ki, 64Ki, 64Ki, 32Ki, 32Ki, 16Ki, 16Ki, 16Ki, 16Ki``.
 """
 from __future__ import annotations
@@ -57,7 +59,8 @@ from networkx.algorithms import bipartite
 
 from ..errors import NirccError
 
-__all__ = ["Core", "Population", "Placement", "ResourceMapping", "linear_cost", "map_resources"]
+__all__ = ["Core", "MappingError", "Population", "Placement", "ResourceMapping", "format_amount", "linear_cost",
+           "map_resources"]
 
 Demand = Mapping[str, float]
 CostFn = Callable[[int, "Core"], Demand]
@@ -104,6 +107,16 @@ def linear_cost(per_slice: Optional[Demand] = None, per_neuron: Optional[Demand]
         return {r: a.get(r, 0.0) + k * b.get(r, 0.0) for r in a.keys() | b.keys()}
 
     return cost
+
+
+class MappingError(NirccError):
+    """The populations fit the cores one by one, but not all together: ``lower_bound`` is the
+    mapper's lower bound on the cores they need (exact for ``exclusive``)."""
+
+    def __init__(self, message: str, node: Optional[str] = None, field: Optional[str] = None, *,
+                 lower_bound: int) -> None:
+        super().__init__(message, node, field)
+        self.lower_bound = lower_bound
 
 
 @dataclass(frozen=True)
@@ -202,13 +215,18 @@ class ResourceMapping:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _amount(x: float) -> str:
+def format_amount(x: float) -> str:
+    """An amount as messages print it: a whole multiple of 2**20 as ``<n>Mi``, of 2**10 as
+    ``<n>Ki``, other integers in full, anything else with 4 significant digits."""
     if float(x).is_integer():
         i = int(x)
-        if i >= 1024 and i % 1024 == 0:
-            return f"{i // 1024}Mi" if i >= 1 << 20 and i % (1 << 20) == 0 else f"{i // 1024}Ki"
+        if i >= 1 << 20 and i % (1 << 20) == 0:
+            return f"{i >> 20}Mi"
+        if i >= 1 << 10 and i % (1 << 10) == 0:
+            return f"{i >> 10}Ki"
         return str(i)
     return f"{x:.4g}"
+
 
 
 def _fits(demand: Demand, load: Mapping[str, float], core: Core) -> bool:
@@ -249,8 +267,8 @@ def _no_fit_error(pop: Population, demand_of: Callable[[Core], Demand], cores: S
             if float(v) > c.cap(r) and r not in lacking:
                 lacking.append(r)
     d0 = demand_of(cores[0])
-    need = ", ".join(f"{r} {_amount(d0.get(r, 0))}" for r in lacking)
-    offer = "; ".join(f"{r} " + ", ".join(_amount(c.cap(r)) for c in cores) for r in lacking)
+    need = ", ".join(f"{r} {format_amount(d0.get(r, 0))}" for r in lacking)
+    offer = "; ".join(f"{r} " + ", ".join(format_amount(c.cap(r)) for c in cores) for r in lacking)
     return NirccError(f"{noun} '{pop.name}'{what} needs {need}; cores offer {offer}", pop.name,
                       lacking[0] if lacking else None)
 
@@ -309,8 +327,9 @@ def _map_exclusive(pops, cores, items, costs, noun) -> tuple[list[int], str]:
     if len(items) > len(cores):
         per_pop = [sum(1 for it in items if it.pop == k) for k in range(len(pops))]
         big = max(range(len(pops)), key=per_pop.__getitem__)
-        raise NirccError(f"the {noun}s need {len(items)} cores, one per {noun} or slice ({pops[big].name!r} alone "
-                         f"{per_pop[big]}); the target has {len(cores)}", pops[big].name, "cores")
+        raise MappingError(f"the {noun}s need {len(items)} cores, one per {noun} or slice ({pops[big].name!r} alone "
+                           f"{per_pop[big]}); the target has {len(cores)}", pops[big].name, "cores",
+                           lower_bound=len(items))
 
     n = len(items)
 
@@ -561,8 +580,9 @@ def _map_shared(pops, cores, items, costs, lower, exact_limit, budget, noun):
             found, _ = _exact(items, cores, costs, order, None, lower, budget)
             if found is None:
                 it = items[order[placed]]
-                raise NirccError(f"the {noun}s need at least {lower} cores (lower bound); the target has "
-                                 f"{len(cores)} and an exact search found no assignment", pops[it.pop].name, "cores")
+                raise MappingError(f"the {noun}s need at least {lower} cores (lower bound); the target has "
+                                   f"{len(cores)} and an exact search found no assignment", pops[it.pop].name,
+                                   "cores", lower_bound=lower)
             ffd, placed = found, len(items)
         where, optimal = _exact(items, cores, costs, order, ffd, lower, budget)
         method = "first-fit-decreasing + exact search" + ("" if optimal else " (budget exhausted)")
@@ -575,10 +595,10 @@ def _map_shared(pops, cores, items, costs, lower, exact_limit, budget, noun):
         filled = _fill(pops, cores, costs, sorted(range(len(pops)), key=lambda i: -weight[i]))
         if placed < len(items) and filled is None:
             it = items[order[placed]]
-            raise NirccError(f"the {noun}s need at least {lower} cores (lower bound); the target has {len(cores)} "
-                             f"and first-fit-decreasing ran out of cores at {_label(pops, it)} ({placed} of "
-                             f"{len(items)} slices placed), as did filling cores in order",
-                             pops[it.pop].name, "cores")
+            raise MappingError(f"the {noun}s need at least {lower} cores (lower bound); the target has "
+                               f"{len(cores)} and first-fit-decreasing ran out of cores at {_label(pops, it)} "
+                               f"({placed} of {len(items)} slices placed), as did filling cores in order",
+                               pops[it.pop].name, "cores", lower_bound=lower)
         where = _empty_cores(items, cores, costs, ffd) if placed == len(items) else None
         method = "first-fit-decreasing + core emptying"
         if where is not None and len(set(where)) < len(set(ffd)):
@@ -611,7 +631,9 @@ def _lower_bound(items, cores, costs, exclusive: bool) -> int:
         while acc < need and m < len(caps):
             acc += caps[m]
             m += 1
-        lb = max(lb, m if acc >= need else len(caps) + 1)
+        if acc < need:  # beyond the target: count on more cores of the largest capacity
+            m += math.ceil((need - acc) / caps[0]) if caps and caps[0] > 0 else 1
+        lb = max(lb, m)
     return lb
 
 

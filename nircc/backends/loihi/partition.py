@@ -21,7 +21,8 @@ share a neurocore (``exclusive=False``).  A slice of ``k`` consecutive neurons (
 The bound is monotone in ``k`` as the mapper needs.  Cores are ``chip<c>.core<i>`` (128 per
 chip, ``chips`` of the variant, filled in order by first-fit-decreasing), so the chips
 used are the chips needed; a network beyond one chip's cores on ``loihi2`` is an error
-suggesting ``--variant kapoho_point``.  The input layer has no neurons on the chip (its
+suggesting ``--variant kapoho_point`` (or saying that its 1024 cores are too few as well,
+when the mapper's lower bound exceeds them).  The input layer has no neurons on the chip (its
 spikes come from the host) and a flatten layer is an index no-op: neither is mapped.
 
 The report gives cores and chips used and available, the mapper's lower bound and method,
@@ -35,8 +36,9 @@ from typing import Optional
 import numpy as np
 
 from ...errors import ErrorCollector, NirccError
-from ...passes import Core, Population, map_resources
+from ...passes import Core, MappingError, Population, map_resources
 from .program import ConvLayer, LoihiProgram
+from . import spec as spec_table
 from .spec import LoihiSpec
 
 MODEL = "CUBA"
@@ -142,8 +144,11 @@ def partition(program: LoihiProgram, spec: LoihiSpec) -> dict:
     try:
         mapping = map_resources(pops, cores, exclusive=False, noun="layer")
     except NirccError as e:
-        hint = (" (the variant kapoho_point has 8 chips: --variant kapoho_point)"
-                if spec.chips == 1 and e.field == "cores" else "")
+        hint, big = "", max(spec_table.SPECS.values(), key=lambda s: s.cores)
+        if isinstance(e, MappingError) and big.cores > len(cores):
+            hint = (f" (the variant {big.name} has {big.chips} chips: --variant {big.name})"
+                    if e.lower_bound <= big.cores else
+                    f" (more than the {big.cores} cores of the largest variant, {big.name}, as well)")
         raise NirccError(f"{e.message}{hint}", e.node, e.field, code="capacity") from None
     util = mapping.utilization()
     per_layer: dict[str, dict] = {}

@@ -123,7 +123,7 @@ import numpy as np
 from ...errors import Diagnostics, ErrorCollector, NirccError, NirccErrors
 from ...ir import Graph
 from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
-from ...passes.map_resources import Core, Population, map_resources
+from ...passes.map_resources import Core, Population, format_amount, map_resources
 from ...passes.quantize import NumberFormat, QuantizationReport, Tensor, brief, quantize_group
 from .program import CnnLayer, Destination, Exit, InputLayer, SpeckProgram
 from .spec import SpeckSpec, layer_memory
@@ -944,9 +944,7 @@ class _Lowering:
 
 
 def _mem(m: dict) -> str:
-    def amount(x: int) -> str:
-        return f"{x // 1024}Ki" if x >= 1024 and x % 1024 == 0 else str(x)
-    return f"kernel {amount(m['kernel'])}, neuron {amount(m['neuron'])}, bias {amount(m['bias'])}"
+    return f"kernel {format_amount(m['kernel'])}, neuron {format_amount(m['neuron'])}, bias {format_amount(m['bias'])}"
 
 
 def _pinned(mem: dict, core: str):
