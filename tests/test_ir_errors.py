@@ -118,6 +118,43 @@ CASES = [
     ("Input without shape nobody fixes",
      chain(("input", {"type": "Input"}), ("s", {"type": "Scale", "scale": F32(2.0)}), ("output", out(3))),
      "input", "shape", "Input node has no shape"),
+    ("type as a numeric array",
+     chain(("input", inp(3)), ("lif", {**lif(3), "type": np.array([1.0, 2.0])}), ("output", out(3))),
+     "lif", "type", "a node's type must be a string naming a NIR node type, got a float64 array of shape [2] "
+                    "(1.0, 2.0)"),
+    ("type as an array of two strings",
+     chain(("input", inp(3)), ("lif", {**lif(3), "type": np.array([b"LIF", b"IF"])}), ("output", out(3))),
+     "lif", "type", "a node's type must be a string naming a NIR node type, got a string array of shape [2] "
+                    "('LIF', 'IF')"),
+    ("Input shape as a string",
+     chain(("input", {"type": "Input", "shape": "12"}), ("lif", lif(3)), ("output", out(3))),
+     "input", "shape", "a shape must be a list of integers, got the string '12'"),
+    ("Input shape not whole",
+     chain(("input", {"type": "Input", "shape": np.array([1.5])}), ("lif", lif(3)), ("output", out(3))),
+     "input", "shape", "a shape must hold whole numbers, got [1.5]"),
+    ("Input shape infinite",
+     chain(("input", {"type": "Input", "shape": np.array(np.inf)}), ("lif", lif(3)), ("output", out(3))),
+     "input", "shape", "a shape must hold whole numbers, got [inf]"),
+    ("Input shape negative",
+     chain(("input", {"type": "Input", "shape": np.array([-1, 3])}), ("lif", lif(3)), ("output", out(3))),
+     "input", "shape", "every dimension of a shape must be >= 1, got [-1, 3]"),
+    ("Input shape 2-D",
+     chain(("input", {"type": "Input", "shape": np.array([[1, 3]])}), ("lif", lif(3)), ("output", out(3))),
+     "input", "shape", "a shape must be a 1-D list of integers, got a 2-D array of shape [1, 2]"),
+    ("Input shape huge",
+     chain(("input", {"type": "Input", "shape": np.array([2 ** 31, 2 ** 31])}), ("lif", lif(3)), ("output", out(3))),
+     "input", "shape", "shape [2147483648, 2147483648] has 4.612e+18 elements; nircc handles at most "
+                       "67,108,864 per node"),
+    ("a group where a parameter belongs",
+     chain(("input", inp(3)), ("lif", {**lif(3), "tau": {"x": np.arange(3)}}), ("output", out(3))),
+     "lif", "tau", "expected an array of numbers, got a group"),
+    ("a string where a parameter belongs",
+     chain(("input", inp(3)), ("lif", {**lif(3), "r": "fast"}), ("output", out(3))),
+     "lif", "r", "expected numbers, got the string 'fast'"),
+    ("Conv groups infinite",
+     chain(("input", inp(2, 5, 5)), ("conv", {**conv2d((4, 2, 3, 3)), "groups": np.array(np.inf)}),
+           ("output", out(4, 3, 3))),
+     "conv", "groups", "expected 1 or 1 integers, got [inf]"),
     ("pooling a vector",
      chain(("input", inp(8)), ("p", {"type": "SumPool2d", "kernel_size": 2, "stride": 2, "padding": 0}),
            ("output", out(4))),
@@ -219,3 +256,27 @@ def test_validate_unknown_node_object():
         validate(g)
     err = only(e.value)
     assert (err.node, err.field, err.message) == ("fc", "type", "unknown node type 'Identity'")
+
+
+@pytest.mark.parametrize("root", [np.array([b"NIRGraph", b"NIRGraph"]), np.array([1, 2])])
+def test_root_type_that_is_not_a_string(raw_nir, root):
+    tree = chain(("input", inp(3)), ("lif", lif(3)), ("output", out(3)))
+    err = only(load_error(raw_nir, {**tree, "type": root}))
+    assert (err.node, err.field) == (None, "type")
+    assert err.message.startswith("a node's type must be a string naming a NIR node type, got a ")
+
+
+def test_root_type_of_another_node(raw_nir):
+    tree = chain(("input", inp(3)), ("lif", lif(3)), ("output", out(3)))
+    err = only(load_error(raw_nir, {**tree, "type": "LIF"}))
+    assert str(err) == "field 'type': the root node is a 'LIF', not a NIRGraph"
+
+
+def test_type_as_a_one_element_array_is_repaired(raw_nir):
+    tree = chain(("input", inp(3)), ("lif", {**lif(3), "type": np.array([b"LIF"])}), ("output", out(3)))
+    g = nircc.load(raw_nir(tree))
+    assert g.type("lif") == "LIF"
+    [d] = g.diagnostics.with_code("type-array")
+    assert (d.node, d.field, d.message) == ("lif", "type", "type stored as an array of shape [1]; using 'LIF'")
+    with pytest.raises(NirccError, match="strict mode: type stored as an array"):
+        nircc.load(raw_nir(tree), strict=True)

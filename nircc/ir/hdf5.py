@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -66,10 +66,65 @@ def _read_group(group, metadata: bool = False) -> dict:
     return out
 
 
-def read_hdf5(path: Union[str, os.PathLike]) -> tuple[dict, dict]:
+#: Seconds a first, isolated read of a file may take (``NIRCC_READ_TIMEOUT`` overrides).
+READ_TIMEOUT = 60.0
+
+
+def _read_timeout() -> float:
+    raw = os.environ.get("NIRCC_READ_TIMEOUT")
+    if raw is None:
+        return READ_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise NirccError(f"NIRCC_READ_TIMEOUT must be a positive number of seconds, got {raw!r}",
+                         field="NIRCC_READ_TIMEOUT")
+    return value
+
+
+def _probe_child(path: str) -> None:
+    """In the child: read every dataset as :func:`read_hdf5` does.  Errors are the parent's
+    to report (it reads the file again); only a crash or a hang is the child's news."""
+    try:
+        read_hdf5(path)
+    except BaseException:  # noqa: BLE001 - any Python-level outcome means libhdf5 returned
+        pass
+
+
+def probe_hdf5(path: Union[str, os.PathLike], timeout: Optional[float] = None) -> None:
+    """Read ``path`` once in a child process, so that a file on which libhdf5 itself
+    crashes (a signal) or loops for ever (seen on byte-flipped global heaps) ends in a
+    NirccError instead of taking the caller down or hanging it.  Costs a fork and a second
+    read of the file; :func:`nircc.load` does it with ``isolate=True`` (as the CLI does)."""
+    import multiprocessing as mp
+    import signal
+
+    timeout = _read_timeout() if timeout is None else float(timeout)
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+    proc = ctx.Process(target=_probe_child, args=(os.fspath(path),), daemon=True)
+    proc.start()
+    proc.join(timeout)
+    if proc.exitcode is None:
+        proc.kill()
+        proc.join()
+        raise NirccError(f"{path}: the HDF5 library did not finish reading the file in {timeout:g} s "
+                         f"(libhdf5 loops on some corrupt files); the file is damaged, or set "
+                         f"NIRCC_READ_TIMEOUT to wait longer")
+    if proc.exitcode != 0:
+        code = proc.exitcode
+        why = f"signal {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() \
+            else f"exit status {code}"
+        raise NirccError(f"{path}: the HDF5 library crashed reading the file ({why}); the file is damaged")
+
+
+def read_hdf5(path: Union[str, os.PathLike], isolate: bool = False) -> tuple[dict, dict]:
     """The raw node tree of a ``.nir`` file and the file-level metadata.
 
-    Every failure to read is a :class:`NirccError` naming the file and the reason.
+    Every failure to read is a :class:`NirccError` naming the file and the reason.  With
+    ``isolate`` the file is first read in a child process (:func:`probe_hdf5`).
     """
     import h5py
 
@@ -85,6 +140,8 @@ def read_hdf5(path: Union[str, os.PathLike]) -> tuple[dict, dict]:
         raise NirccError(f"{p}: cannot read ({e.strerror})") from None
     if head != b"\x89HDF\r\n\x1a\n" and not h5py.is_hdf5(p):  # is_hdf5 also finds a user block
         raise NirccError(f"{p}: not an HDF5 file (a .nir file is HDF5; the file starts with {head[:8]!r})")
+    if isolate:
+        probe_hdf5(p)
     try:
         with h5py.File(p, "r") as f:
             if "node" not in f or not isinstance(f["node"], h5py.Group):

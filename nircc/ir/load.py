@@ -25,6 +25,8 @@ code                      repair
                           without incoming edges (as ``nir``'s type inference does)
 ``add-output``            a graph without Output nodes: one added after each node
                           without outgoing edges
+``type-array``            a node ``type`` stored as a one-element string array read
+                          as that string
 ========================  ==========================================================
 
 Annotations (Output types, Conv ``input_shape``, Flatten ``input_type``) are checked against
@@ -32,8 +34,11 @@ the shape that flows from the sources and the parameters, which are trusted.  St
 stored as bytes, ``str`` or fixed-length arrays, datasets gzip-compressed or not, numbers as
 scalar (0-d) datasets; edges may name nodes by number.
 
-Everything else (unknown node types, missing required fields, dangling, ambiguous or
-duplicate edges, inconsistent shapes, ...) is a ``NirccError`` naming node and field.
+Everything else (unknown node types, a type or shape that is not a string or a list of
+whole numbers >= 1, a group where a field belongs, shapes over ``MAX_ELEMENTS`` elements,
+missing required fields, dangling, ambiguous or duplicate edges, inconsistent shapes, ...)
+is a ``NirccError`` naming node and field: nothing else escapes from malformed input
+(``tests/test_ir_fuzz.py``).
 With ``strict=True`` every repair is an error instead.
 """
 from __future__ import annotations
@@ -50,7 +55,7 @@ import numpy as np
 from ..errors import Diagnostics, ErrorCollector, NirccError, NirccErrors
 from .graph import NODE_TYPES, Graph, type_name
 from .hdf5 import normalize_value, read_hdf5, to_str
-from .shapes import ELEMENTWISE_FIELDS, Shape, as_shape, flatten_out, param_shapes
+from .shapes import ELEMENTWISE_FIELDS, Shape, as_shape, check_shape, describe_value, flatten_out, param_shapes
 
 # --------------------------------------------------------------------------- fields
 _REQUIRED: dict[str, tuple[str, ...]] = {
@@ -109,6 +114,47 @@ def _raw_from_nir(node) -> dict:
         return normalize_value(x)
 
     return norm(d)
+
+
+# --------------------------------------------------------------------------- types
+def _type_string(value: Any, name: Optional[str], diags: Diagnostics, errs: ErrorCollector) -> Optional[str]:
+    """A node's ``type`` as a string: a string as it is, a one-element string array
+    repaired (with a warning), anything else an error naming the node."""
+    if isinstance(value, str):
+        return value
+    arr = np.asarray(value) if isinstance(value, np.ndarray) else None
+    if arr is not None and arr.dtype.kind == "U" and arr.size == 1:
+        text = str(arr.reshape(-1)[0])
+        diags.warn("type-array", f"type stored as an array of shape {list(arr.shape)}; using {text!r}",
+                   node=name, field="type", stage="load")
+        return text
+    got = describe_value(np.asarray(value)) if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
+    errs.add(f"a node's type must be a string naming a NIR node type, got {got}", node=name, field="type")
+    return None
+
+
+def _normalize_types(raw: dict, prefix: str, diags: Diagnostics, errs: ErrorCollector) -> None:
+    """Every node's ``type`` in the tree as a string, so that the rest of the reader can
+    compare it; a node whose type is unusable is dropped here with an error."""
+    nodes = raw.get("nodes")
+    if not isinstance(nodes, dict):
+        return
+    for name in list(nodes):
+        node, q = nodes[name], prefix + name
+        if not isinstance(node, dict):
+            errs.add(f"a node must be an HDF5 group of fields, got a dataset ({_brief(node)})", node=q,
+                     field="type")
+            del nodes[name]
+            continue
+        if "type" not in node:
+            continue  # reported by _flatten, with the hint about truncated files
+        t = _type_string(node["type"], q, diags, errs)
+        if t is None:
+            del nodes[name]
+            continue
+        node["type"] = t
+        if t == "NIRGraph":
+            _normalize_types(node, q + ".", diags, errs)
 
 
 # --------------------------------------------------------------------------- flatten
@@ -299,7 +345,11 @@ def _make_op(name: str, raw: dict, diags: Diagnostics, errs: ErrorCollector) -> 
         for k in list(fields):
             if k not in ("input_type", "output_type"):
                 diags.warn("ignored-field", f"unknown field {k!r} of {t} ignored", node=name, field=k, stage="load")
-        declared = as_shape(shape) if shape is not None else None
+        try:
+            declared = _shape_field(shape, key)
+        except NirccError as e:
+            errs.add(e.message, node=name, field=e.field)
+            return None
         arr = np.array(declared or (), dtype=np.int64)  # empty: inferred from the neighbours
         op = nir.Input(input_type={"input": arr}) if t == "Input" else nir.Output(output_type={"output": arr})
         return op, declared or None
@@ -309,21 +359,29 @@ def _make_op(name: str, raw: dict, diags: Diagnostics, errs: ErrorCollector) -> 
         for f in missing:
             errs.add(f"{t} node has no {f!r}", node=name, field=f)
         return None
-    for f, default in _DEFAULTS.get(t, {}).items():
-        if fields.get(f) is None:
-            fields[f] = default(fields) if callable(default) else default
-            if f not in _QUIET_DEFAULTS:
-                diags.warn("default-field", f"{f!r} missing; using NIR's default {_brief(fields[f])}",
-                           node=name, field=f, stage="load")
     known = set(_REQUIRED[t]) | set(_DEFAULTS.get(t, {}))
     for k in list(fields):
         if k not in known:
             diags.warn("ignored-field", f"unknown field {k!r} of {t} ignored", node=name, field=k, stage="load")
             del fields[k]
     for k, v in list(fields.items()):
-        if isinstance(v, np.ndarray) and v.dtype.kind not in "biuf" and k != "padding":
-            errs.add(f"expected numbers, got {v.dtype} data", node=name, field=k)
+        if k == "padding" and isinstance(v, str) or k in _QUIET_DEFAULTS and (v is None or isinstance(v, dict)):
+            continue  # 'same' / 'valid'; the shape annotations are checked where they are read
+        if isinstance(v, dict):
+            errs.add("expected an array of numbers, got a group", node=name, field=k)
             return None
+        if v is None:
+            continue  # absent: NIR's default below
+        if isinstance(v, str) or v.dtype.kind not in "biuf":
+            got = f"the string {v!r}" if isinstance(v, str) else f"{v.dtype} data"
+            errs.add(f"expected numbers, got {got}", node=name, field=k)
+            return None
+    for f, default in _DEFAULTS.get(t, {}).items():
+        if fields.get(f) is None:
+            fields[f] = default(fields) if callable(default) else default
+            if f not in _QUIET_DEFAULTS:
+                diags.warn("default-field", f"{f!r} missing; using NIR's default {_brief(fields[f])}",
+                           node=name, field=f, stage="load")
     try:
         if t in ELEMENTWISE_FIELDS:
             _broadcast_fields(name, t, fields, None, diags)
@@ -375,12 +433,26 @@ def _broadcast_fields(name: str, t: str, fields: dict, shape: Optional[Shape], d
             fields[f] = a
 
 
+def _shape_field(v, field_name: str, least: int = 1) -> Optional[Shape]:
+    """A shape annotation of the file (:func:`~nircc.ir.shapes.check_shape`'s checks), as a
+    NirccError naming the field when it is not a shape."""
+    if isinstance(v, str):
+        raise NirccError(f"a shape must be a list of integers, got the string {v!r}", field=field_name)
+    try:
+        return check_shape(v, least)
+    except ValueError as e:
+        raise NirccError(str(e), field=field_name) from None
+
+
 def _ints(v, n: int, field_name: str, least: int) -> tuple[int, ...]:
     """A geometry field (int or n ints, each >= ``least``) as an n-tuple."""
     arr = np.asarray(v).reshape(-1)
-    if arr.dtype.kind not in "biuf" or arr.size not in (1, n) or not np.all(arr == np.round(arr)):
+    if arr.dtype.kind not in "biuf" or arr.size not in (1, n) or not np.all(np.isfinite(arr)) \
+            or not np.all(arr == np.round(arr)):
         raise NirccError(f"expected 1 or {n} integers, got {arr.tolist()}", field=field_name)
     vals = tuple(int(x) for x in np.broadcast_to(arr, (n,)))
+    if max(abs(v) for v in vals) >= 2 ** 31:
+        raise NirccError(f"expected integers below 2**31 in magnitude, got {list(vals)}", field=field_name)
     if min(vals) < least:
         raise NirccError(f"must be >= {least}, got {list(vals)}", field=field_name)
     return vals
@@ -394,7 +466,7 @@ def _construct(t: str, fields: dict) -> tuple[Any, Optional[Shape]]:
         it = f.pop("input_type")
         if isinstance(it, dict):
             it = next(iter(it.values()), None)
-        declared = None if it is None or np.asarray(it).size == 0 else as_shape(it)
+        declared = None if it is None or np.asarray(it).size == 0 else _shape_field(it, "input_type", least=0)
         op = nir.Flatten(input_type={"input": None}, start_dim=_ints(f["start_dim"], 1, "start_dim", -2**31)[0],
                          end_dim=_ints(f["end_dim"], 1, "end_dim", -2**31)[0])
         return op, declared
@@ -414,7 +486,7 @@ def _construct(t: str, fields: dict) -> tuple[Any, Optional[Shape]]:
         groups = _ints(f["groups"], 1, "groups", 1)[0]
         declared = None
         if f.get("input_shape") is not None:
-            spatial = as_shape(f["input_shape"])
+            spatial = _shape_field(f["input_shape"], "input_shape")
             if spatial is None or len(spatial) != nd:
                 raise NirccError(f"input_shape {spatial} must have {nd} value(s), the spatial size of the input",
                                  field="input_shape")
@@ -693,12 +765,14 @@ def _add_outputs(g: Graph, diags: Diagnostics) -> None:
 
 # --------------------------------------------------------------------------- entry point
 def load(source: Union[str, os.PathLike, "nir.NIRGraph", Graph], *, strict: bool = False,
-         validate: bool = True) -> Graph:
+         validate: bool = True, isolate: bool = False) -> Graph:
     """Read a NIR graph (a ``.nir`` file or an in-memory ``nir.NIRGraph``) into a flat
     :class:`Graph`, repairing what is unambiguous (see the module docstring).
 
     Raises :class:`NirccError` (one or several) naming node, field and reason for what
-    cannot be repaired, or, with ``strict=True``, for any repair at all.
+    cannot be repaired, or, with ``strict=True``, for any repair at all.  ``isolate=True``
+    reads a file once in a child process first, so that a file on which libhdf5 crashes or
+    hangs is a NirccError too (:func:`nircc.ir.hdf5.probe_hdf5`; the CLI always does).
     """
     from .validate import validate as _validate
 
@@ -713,13 +787,18 @@ def load(source: Union[str, os.PathLike, "nir.NIRGraph", Graph], *, strict: bool
         raw = _raw_from_nir(source)
         meta["source"] = "<nir.NIRGraph>"
     elif isinstance(source, (str, os.PathLike)):
-        raw, file_meta = read_hdf5(source)
+        raw, file_meta = read_hdf5(source, isolate=isolate)
         meta["source"] = os.fspath(source)
         meta.update(file_meta)
     else:
         raise TypeError(f"load() takes a path or a nir.NIRGraph, not {type(source).__name__}")
-    if raw.get("type") not in ("NIRGraph", None):
-        raise NirccError(f"the root node is a {raw.get('type')!r}, not a NIRGraph", field="type")
+    if "type" in raw:
+        root = _type_string(raw["type"], None, diags, errs)
+        errs.raise_if_any()
+        if root != "NIRGraph":
+            raise NirccError(f"the root node is a {root!r}, not a NIRGraph", field="type")
+    _normalize_types(raw, "", diags, errs)
+    errs.raise_if_any()   # a node without a usable type: its edges would only repeat the news
     if isinstance(raw.get("metadata"), dict) and raw["metadata"]:
         meta["metadata"] = raw["metadata"]
 

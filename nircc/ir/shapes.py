@@ -52,13 +52,54 @@ def param_count(op) -> int:
                if getattr(op, f, None) is not None)
 
 
+#: The most elements one node's shape may have (2**26 = 67,108,864: far above any chip's
+#: neurons per layer, low enough that broadcasting a parameter to it stays in memory).
+MAX_ELEMENTS = 2 ** 26
+
+
 def as_shape(x) -> Optional[Shape]:
+    """The shape annotation of a node nircc built, as a tuple of ints (``None`` for
+    ``None`` or an object array); files' shapes go through :func:`check_shape` first."""
     if x is None:
         return None
     arr = np.asarray(x)
     if arr.dtype == object:
         return None
     return tuple(int(v) for v in arr.reshape(-1))
+
+
+def check_shape(x, least: int = 1) -> Optional[Shape]:
+    """A shape read from a file as a tuple of ints (``None`` for ``None``), checked: a vector of whole, finite
+    numbers >= ``least`` with at most :data:`MAX_ELEMENTS` elements in all.  Raises
+    ValueError saying what is wrong (the caller names the node and field).  ``least=0``
+    admits the zeros some exporters write as a placeholder (sinabs' Flatten input_type)."""
+    if x is None:
+        return None
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"a shape must be a list of integers, got {describe_value(arr)}")
+    if arr.ndim > 1:
+        raise ValueError(f"a shape must be a 1-D list of integers, got a {arr.ndim}-D array of shape "
+                         f"{list(arr.shape)}")
+    flat = arr.reshape(-1).astype(np.float64)
+    if not np.all(np.isfinite(flat)) or not np.all(flat == np.round(flat)):
+        raise ValueError(f"a shape must hold whole numbers, got {flat.tolist()}")
+    if np.any(flat < least):
+        raise ValueError(f"every dimension of a shape must be >= {least}, got {arr.reshape(-1).tolist()}")
+    if np.prod(flat) > MAX_ELEMENTS:
+        raise ValueError(f"shape {[int(v) for v in flat]} has {np.prod(flat):.4g} elements; nircc handles at "
+                         f"most {MAX_ELEMENTS:,} per node")
+    return tuple(int(v) for v in flat)
+
+
+def describe_value(arr: np.ndarray) -> str:
+    """A short description of an array for an error message."""
+    kind = "string" if arr.dtype.kind in "SUO" else arr.dtype.name
+    if arr.ndim == 0:
+        return f"{kind} {arr[()]!r}"
+    vals = arr.reshape(-1)[:4].tolist()
+    more = ", ..." if arr.size > 4 else ""
+    return f"a {kind} array of shape {list(arr.shape)} ({str(vals)[1:-1]}{more})"
 
 
 def pair(x, n: int = 2) -> tuple[int, ...]:
