@@ -11,6 +11,7 @@ or none changes.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -26,7 +27,7 @@ from .passes import PassManager, PipelineResult
 from .semantics import Semantics, resolve_dt
 from .sim import simulate
 from .sim.simulator import coerce_inputs
-from .util import atomic_dir, dumps
+from .util import MANIFEST, dumps, replace_dir
 
 #: Version of the artifact layout (report.json and the targets' files).
 SCHEMA_VERSION = 1
@@ -87,12 +88,22 @@ class CompileResult:
         }
 
     def save(self, out_dir: Union[str, os.PathLike]) -> list[Path]:
-        """Write the artifact and ``report.json`` into ``out_dir`` atomically."""
+        """Replace ``out_dir`` with the artifact, the ``--dump-after`` graphs and
+        ``report.json`` (whose ``files`` lists them all), atomically: afterwards the directory
+        holds exactly this compile's files, or, on failure, what it held before.  A directory
+        holding files that nircc did not write is refused (see
+        :func:`nircc.util.check_output_dir`)."""
         out = Path(out_dir)
-        with atomic_dir(out) as tmp:
+        dumps_ = [r.dumped for r in self.passes.log if r.dumped is not None]
+        ours = [d.name for d in dumps_ if d.parent.resolve() == out.resolve()]
+        with replace_dir(out, ours) as tmp:
             files = [Path(f).name for f in self.target.emit(self.program, tmp)]
-            (tmp / "report.json").write_text(dumps(self.report))
-        return [out / f for f in files] + [out / "report.json"]
+            for d in dumps_:
+                shutil.copyfile(d, tmp / d.name)
+                files.append(d.name)
+            files.append(MANIFEST)
+            (tmp / MANIFEST).write_text(dumps({**self.report, "files": sorted(files)}))
+        return [out / f for f in files]
 
     # -------------------------------------------------------------- running
     def _inputs(self, inputs: Any) -> dict[str, np.ndarray]:

@@ -56,6 +56,8 @@ class Target(ABC):
     variants: tuple[str, ...] = ()
     default_variant: str = ""
     description: str = ""
+    #: the names ``--option`` / ``options=`` accept (documented in docs/targets/<name>.md)
+    option_names: tuple[str, ...] = ()
 
     def resolve_variant(self, variant: Optional[str]) -> str:
         """``variant`` or the default; NirccError naming the known ones for an unknown name."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import os
 import zipfile
-from typing import Any
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from ..errors import NirccError
-from ..ir import Graph
+from ..ir import Graph, load
 from ..semantics import CHOICES, PRESETS, Semantics
 
 
@@ -38,14 +38,51 @@ def add_target_args(p: argparse.ArgumentParser, allow_all: bool = False) -> None
                    help="a target option (see docs/targets/<target>.md), repeatable")
 
 
-def target_options(args: argparse.Namespace) -> dict:
-    out: dict[str, Any] = {}
+def target_options(args: argparse.Namespace, targets: Optional[Sequence[str]] = None) -> dict[str, dict]:
+    """The ``--option`` values of each target in ``targets`` (default: ``args.target``).
+
+    ``KEY=VALUE`` goes to the one target compiled, or, for several, to each that declares
+    ``KEY`` (``Target.option_names``); ``TARGET.KEY=VALUE`` goes to that target only.  A key
+    no target of the command declares, or a prefix that names no target (or one the command
+    does not compile), is an error before any work."""
+    from ..backends.base import get, names
+
+    targets = list(targets or [args.target])
+    out: dict[str, dict] = {t: {} for t in targets}
+    known = names()
     for item in args.option:
-        key, sep, value = item.partition("=")
+        key, sep, raw = item.partition("=")
+        key = key.strip()
         if not sep or not key:
-            raise NirccError(f"--option takes KEY=VALUE, got {item!r}", field="option")
-        out[key.strip()] = _parse_value(value.strip())
+            raise NirccError(f"--option takes KEY=VALUE or TARGET.KEY=VALUE, got {item!r}", field="option")
+        value = _parse_value(raw.strip())
+        scope, dot, name = key.partition(".")
+        if dot:
+            if scope not in known:
+                raise NirccError(f"--option {item!r}: {scope!r} is not a target (targets: {', '.join(known)})",
+                                 field="option")
+            if scope not in out:
+                raise NirccError(f"--option {item!r} is for {scope}, which this command does not compile "
+                                 f"(--target {args.target})", field="option")
+            out[scope][name] = value
+            continue
+        if len(targets) == 1:
+            out[targets[0]][key] = value  # the target itself names what it takes
+            continue
+        owners = [t for t in targets if key in get(t).option_names]
+        if not owners:
+            listing = "; ".join(f"{t}: {', '.join(get(t).option_names) or 'none'}" for t in targets)
+            raise NirccError(f"--option {item!r}: no target takes {key!r} ({listing})", field="option")
+        for t in owners:
+            out[t][key] = value
     return out
+
+
+def load_model(args: argparse.Namespace) -> Graph:
+    """The command's model file, read as every command reads it: in a child process first,
+    so that a file on which libhdf5 crashes or hangs is one error line, not a dead or hung
+    command (:func:`nircc.ir.hdf5.probe_hdf5`)."""
+    return load(args.model, strict=getattr(args, "strict", False), isolate=True)
 
 
 def _parse_value(v: str) -> Any:

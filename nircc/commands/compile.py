@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 
 from ..compiler import compile as compile_model
 from ..errors import NirccError
-from ._common import add_semantics_args, add_target_args, read_inputs, semantics_from_args, target_options
+from ..util import check_output_dir
+from ._common import (add_semantics_args, add_target_args, load_model, read_inputs, semantics_from_args,
+                      target_options)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -42,12 +45,16 @@ def _progress(args, msg: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
+    options = target_options(args)[args.target]
+    semantics = semantics_from_args(args)
+    check_output_dir(args.output)          # a directory nircc cannot replace: refused before the work
+    g = load_model(args)
     _progress(args, f"compiling {args.model} for {args.target}")
-    res = compile_model(args.model, args.target, variant=args.variant, semantics=semantics_from_args(args),
-                        options=target_options(args), dump_after=args.dump_after,
-                        dump_dir=args.output if args.dump_after else None, time_passes=args.time_passes,
-                        strict=args.strict)
-    files = res.save(args.output)
+    with tempfile.TemporaryDirectory(prefix="nircc-dump-") as dump_dir:
+        res = compile_model(g, args.target, variant=args.variant, semantics=semantics, options=options,
+                            dump_after=args.dump_after, dump_dir=dump_dir if args.dump_after else None,
+                            time_passes=args.time_passes)
+        files = res.save(args.output)      # the --dump-after graphs move into OUT with the artifact
     if args.quiet:
         return 0
     out = sys.stdout

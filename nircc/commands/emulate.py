@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 
 from ..compiler import compile as compile_model
-from ..util import save_npz
-from ._common import add_semantics_args, add_target_args, read_inputs, semantics_from_args, target_options
+from ..util import check_output_file, save_npz
+from ._common import (add_semantics_args, add_target_args, load_model, read_inputs, semantics_from_args,
+                      target_options)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -25,8 +26,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    res = compile_model(args.model, args.target, variant=args.variant, semantics=semantics_from_args(args),
-                        options=target_options(args), strict=args.strict)
+    options = target_options(args)[args.target]
+    semantics = semantics_from_args(args)
+    if args.output:
+        check_output_file(args.output)
+    res = compile_model(load_model(args), args.target, variant=args.variant, semantics=semantics,
+                        options=options)
     out = res.emulate(read_inputs(args.input, res.graph), record=args.record)
     print(f"{args.model} on the {args.target} ({res.options.variant}) emulator:")
     for name, a in out.outputs.items():

@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import NEURON_TYPES, Graph, load
+from ..ir import NEURON_TYPES, Graph
 from ..ir.shapes import param_count
 from ..util import dumps
+from ._common import load_model
 
 #: Node types whose weight entries count as synapses.
 SYNAPSE_TYPES = ("Affine", "Linear", "Conv1d", "Conv2d")
@@ -129,7 +130,6 @@ def render(info: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    g = load(args.model, strict=args.strict)
-    info = summarize(g)
+    info = summarize(load_model(args))
     print(dumps(info) if args.json else render(info), end="")
     return 0

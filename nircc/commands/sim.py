@@ -22,10 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import load
 from ..sim import SimResult, simulate
-from ..util import dumps, save_npz
-from ._common import add_semantics_args, read_inputs, semantics_from_args
+from ..util import check_output_file, dumps, save_npz
+from ._common import add_semantics_args, load_model, read_inputs, semantics_from_args
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -58,8 +57,10 @@ def write_result(path: str, res: SimResult) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    g = load(args.model, strict=args.strict)
     sem = semantics_from_args(args)
+    if args.output:
+        check_output_file(args.output)
+    g = load_model(args)
     inputs = read_inputs(args.input, g)
     record: Any = False if args.record is None else (args.record or True)
     res = simulate(g, inputs, semantics=sem, record=record)

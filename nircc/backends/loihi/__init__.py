@@ -29,6 +29,7 @@ from ...passes import canonicalize, fuse_affine, infer_shapes
 from ..base import EmulatorResult, Target, register
 from . import emit as _emit
 from .emulator import LoihiEmulator
+from .lower import OPTIONS
 from .lower import lower as _lower
 from .program import LoihiProgram
 from .spec import DEFAULT_VARIANT, VARIANTS, LoihiSpec, get_spec
@@ -40,6 +41,7 @@ class LoihiTarget(Target):
     name = "loihi"
     variants = VARIANTS
     default_variant = DEFAULT_VARIANT
+    option_names = tuple(OPTIONS)
     description = "Intel Loihi 2 (Lava / lava-dl netx): fixed-point CUBA LIF layers, 128 neurocores per chip"
 
     def spec(self, variant: Optional[str] = None) -> LoihiSpec:

@@ -22,6 +22,7 @@ from ...passes import canonicalize, fuse_affine, infer_shapes
 from ..base import Emulator, EmulatorResult, Target, register
 from . import emit as _emit
 from . import emulator as _emu
+from .lower import OPTIONS
 from .lower import lower as _lower
 from .program import SpeckProgram
 from .spec import DEFAULT_VARIANT, VARIANTS, SpeckSpec, get_spec
@@ -33,6 +34,7 @@ class SpeckTarget(Target):
     name = "speck"
     variants = VARIANTS
     default_variant = DEFAULT_VARIANT
+    option_names = tuple(OPTIONS)
     description = "SynSense Speck / DYNAP-CNN: convolutional SNNs on 9 event-driven CNN cores"
 
     def spec(self, variant: Optional[str] = None) -> SpeckSpec:

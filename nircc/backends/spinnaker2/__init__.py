@@ -27,6 +27,7 @@ from ...passes import canonicalize, fuse_affine, infer_shapes
 from ..base import EmulatorResult, Target, register
 from . import emit as _emit
 from .emulator import S2Emulator
+from .lower import OPTIONS
 from .lower import lower as _lower
 from .program import S2Program
 from .spec import DEFAULT_VARIANT, VARIANTS, S2Spec, get_spec
@@ -38,6 +39,7 @@ class SpiNNaker2Target(Target):
     name = "spinnaker2"
     variants = VARIANTS
     default_variant = DEFAULT_VARIANT
+    option_names = tuple(OPTIONS)
     description = "SpiNNaker2 (py-spinnaker2): float32 LIF populations on 152-PE ARM chips"
 
     def spec(self, variant: Optional[str] = None) -> S2Spec:

@@ -27,6 +27,7 @@ from ...passes import canonicalize, fuse_affine, infer_shapes
 from ..base import EmulatorResult, Target, register
 from . import emit as _emit
 from .emulator import XyloEmulator, as_input_counts
+from .lower import OPTIONS
 from .lower import lower as _lower
 from .program import XyloProgram
 from .spec import DEFAULT_VARIANT, VARIANTS, XyloSpec, get_spec
@@ -38,6 +39,7 @@ class XyloTarget(Target):
     name = "xylo"
     variants = VARIANTS
     default_variant = DEFAULT_VARIANT
+    option_names = tuple(OPTIONS)
     description = "SynSense Xylo: one recurrent block of up to 1000 integer LIF neurons, 16 inputs, 8-32 readouts"
 
     def spec(self, variant: Optional[str] = None) -> XyloSpec:
