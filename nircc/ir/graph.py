@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
 import networkx as nx
-import nir
 
 from ..errors import Diagnostics, NirccError
+from . import nir_compat as nir
 from .shapes import Shape, param_shapes
 
 #: NIR node types nircc knows, by class name.

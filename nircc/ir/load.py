@@ -49,10 +49,10 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 import networkx as nx
-import nir
 import numpy as np
 
 from ..errors import Diagnostics, ErrorCollector, NirccError, NirccErrors
+from . import nir_compat as nir
 from .graph import NODE_TYPES, Graph, type_name
 from .hdf5 import normalize_value, read_hdf5, to_str
 from .shapes import ELEMENTWISE_FIELDS, Shape, as_shape, check_shape, describe_value, flatten_out, param_shapes

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from typing import Union
 
-import nir
-
 from ..util import atomic_path
+from . import nir_compat as nir
 from .graph import Graph
 
 

@@ -38,10 +38,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-import nir
 import numpy as np
 
 from ..ir import AFFINE_TYPES, Graph
+from ..ir import nir_compat as nir
 from ..ir.shapes import Shape
 
 F64 = np.float64
