@@ -73,6 +73,8 @@ def test_options():
     assert [(e.field, e.code) for e in errs] == [("colour", "option"), ("weight_scale", "option"),
                                                  ("tau_tolerance", "option"), ("rounding", "option")]
     assert "'up' not in ['trunc', 'nearest']" in str(errs[-1])
+    # an unhashable value used to escape as TypeError (the check looked it up in a dict)
+    assert str(one_error(simple(), rounding=["trunc"])) == "field 'rounding': ['trunc'] not in ['trunc', 'nearest']"
 
 
 def test_semantics_errors_name_node_and_option_all_at_once():
@@ -170,6 +172,11 @@ def test_delay_errors():
                   [("i", "a"), ("a", "n"), ("i", "d"), ("d", "b"), ("b", "n"), ("n", "o")])
     e = one_error(clash)
     assert (e.node, e.field) == ("n", "delay") and "two delays (0 and 2 steps)" in e.message
+    # 10^19 steps do not fit int64: the conversion warned (invalid cast) and gave -2**63 steps
+    huge = chain(i=I(np.array([2])), d=nir.Delay(delay=np.array([1e16, 0.0])), fc=lin(np.eye(2)), n=lif(2),
+                 o=O(np.array([2])))
+    assert str(one_error(huge)) == ("node 'd', field 'delay': delay 1e+16 s is 1e+19 steps of dt = 0.001 s, more than "
+                                    "the 2**53 steps nircc counts exactly")
 
 
 # ---------------------------------------------------------------------- convolutions and pooling

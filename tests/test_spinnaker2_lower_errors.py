@@ -192,10 +192,42 @@ def test_affine_with_more_than_two_dimensions():
     ({"weight_scale_percentile": 150}, "weight_scale_percentile"), ({"delay_mode": "fast"}, "delay_mode"),
     ({"timesteps": 0}, "timesteps"), ({"record": "some"}, "record"), ({"record_v": 1}, "record_v"),
     ({"input_rate": 2}, "input_rate"), ({"weight_scale": 2, "weight_scale_percentile": 99}, "weight_scale"),
+    ({"input_rate": None}, "input_rate"), ({"timesteps": None}, "timesteps"),
 ])
 def test_bad_options(options, field):
     e = one_error(simple(), **options)
     assert e.field == field and e.code == "option"
+
+
+def test_input_rate_none_is_an_option_error():
+    """None (not a number, and input_rate has no None default) used to reach the partition:
+    TypeError."""
+    assert str(one_error(simple(), input_rate=None)) == "field 'input_rate': None must be a number in [0, 1]"
+
+
+def delayed(seconds: float) -> nir.NIRGraph:
+    return chain(inp=I(np.array([2])), fc=lin(np.eye(2)), d=nir.Delay(np.full(2, seconds)), n=lif(2),
+                 o=O(np.array([2])))
+
+
+def test_delay_longer_than_the_relays_the_pes_hold():
+    """10^6 s = 10^9 steps: relays of 8 steps each, one population per hop, used to be built
+    one by one (MemoryError, or hours); more hops than the chip's PEs is an error."""
+    assert str(one_error(delayed(1e6))) == (
+        "node 'fc', field 'delay': path 'inp' -> 'n' needs 999999999 steps of delay carried by relays: 125000000 relay "
+        "populations of at most 8 steps each, more than the 148 PEs of chip (a population takes one PE or more)")
+    e = one_error(delayed(1.193))                                  # 1192 relay steps: 149 hops
+    assert e.code == "delay-range" and "149 relay populations" in e.message
+    assert one_error(delayed(1.185)).field == "pes"                 # 1184 steps: 148 hops, 150 populations
+    res = nircc.compile(delayed(1.185), "spinnaker2", dt=1e-3, variant="board48")
+    assert len(res.program.populations) == 2 + 148
+
+
+def test_delay_beyond_2_53_steps():
+    """10^16 s = 10^19 steps does not fit int64: the conversion used to warn (invalid cast)
+    and give -2**63 steps."""
+    assert str(one_error(delayed(1e16))) == ("node 'd', field 'delay': delay 1e+16 s is 1e+19 steps of dt = 0.001 s, "
+                                              "more than the 2**53 steps nircc counts exactly")
 
 
 def test_capacity_names_the_population_and_the_board_variant():

@@ -135,7 +135,7 @@ def register(name: str, factory: Callable[[], Target]) -> None:
 def get(name: str) -> Target:
     """The target called ``name`` (e.g. ``get("xylo")``)."""
     _load_builtin()
-    if name not in _REGISTRY:
+    if not isinstance(name, str) or name not in _REGISTRY:
         raise NirccError(f"unknown target {name!r} (known: {', '.join(sorted(_REGISTRY)) or 'none'})",
                          field="target")
     return _REGISTRY[name]()

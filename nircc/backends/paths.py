@@ -12,7 +12,8 @@ with ``weight`` = Affine, Linear, Scale or Conv2d (:meth:`PathWalker.split`).  F
 index no-op (NIR flattens in C order, as population indices are).  ``back`` counts the
 schedule's back edges on the chain: each is one step of delay in the reference simulator
 (``docs/semantics.md``).  Delay nodes give ``delay / dt`` whole steps per element
-(:func:`nircc.semantics.delay_steps`; a fractional delay is rounded with a warning).
+(:func:`nircc.semantics.delay_steps`; a fractional delay is rounded with a warning; more
+than ``2**53`` steps is an error).
 
 Biases of Affine and Conv2d nodes reach the post population once per weight node and route
 after it (NIR adds a node's output once per edge): :meth:`PathWalker.bias_of`.
@@ -39,6 +40,9 @@ POOL_TYPES = ("SumPool2d", "AvgPool2d")
 PASS_TYPES = ("Flatten", "Delay")
 MAP_TYPES = WEIGHT_TYPES + POOL_TYPES + PASS_TYPES
 F64 = np.float64
+#: the most steps a Delay may count: whole numbers of steps stay exact in float64 (and far
+#: inside int64) below it
+MAX_DELAY_STEPS = 2.0 ** 53
 
 
 @dataclass(frozen=True)
@@ -151,9 +155,15 @@ class PathWalker:
         if node not in self._delays:
             g = self.g
             d = np.broadcast_to(np.asarray(g.op(node).delay, F64), g.in_shape(node)).reshape(-1)
+            with np.errstate(over="ignore"):
+                q = d / self.dt
             if not np.all(np.isfinite(d)) or np.any(d < 0):
                 self.errs.add(f"delays must be finite and >= 0 seconds, got min {float(np.min(d)):g}", node, "delay",
                               code="delay")
+                self._delays[node] = None
+            elif d.size and not float(np.max(q)) < MAX_DELAY_STEPS:
+                self.errs.add(f"delay {float(np.max(d)):g} s is {float(np.max(q)):.4g} steps of dt = {self.dt:g} s, "
+                              "more than the 2**53 steps nircc counts exactly", node, "delay", code="delay")
                 self._delays[node] = None
             else:
                 steps, whole = delay_steps(d, self.dt)

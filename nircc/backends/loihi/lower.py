@@ -120,7 +120,7 @@ def read_options(raw: dict, errs: ErrorCollector) -> dict:
                 (v > 0 if key == "weight_scale" else v >= 0)):
             errs.add(f"{v!r} must be a {'positive' if key == 'weight_scale' else 'non-negative'} number", field=key,
                      code="option")
-    if opts["rounding"] not in ROUNDINGS:
+    if not isinstance(opts["rounding"], str) or opts["rounding"] not in ROUNDINGS:
         errs.add(f"{opts['rounding']!r} not in {list(ROUNDINGS)}", field="rounding", code="option")
     return opts
 

@@ -16,7 +16,8 @@ node, the quantity and the limit; approximations are diagnostics with stage ``sp
    CubaLI), ``lif_conv2d`` (fed by Conv2d).  ``delay_mode="native"`` (default): delays up to
    7 go into the delay field of ``lif`` / ``lif_curr_exp`` (weights then [-15, 15]);
    longer ones, and every delay into ``lif_conv2d`` or with ``delay_mode="relay"``, take a
-   chain of relay populations for the part all synapses share (each relay hop 1..8 steps);
+   chain of relay populations for the part all synapses share (each relay hop 1..8 steps;
+   more hops than the variant's PEs is an error);
 5. quantization (:func:`nircc.passes.quantize_group`): per post population one gain ``g``
    over all its incoming weights, integers in the post model's range (half-even rounding);
    ``weight_scale`` fixes ``g``, ``weight_scale_percentile`` bounds it by a percentile;
@@ -90,7 +91,7 @@ def read_options(raw: dict, spec: S2Spec, errs: ErrorCollector) -> dict:
 
     def number(key: str, lo: float, hi: float, lo_open: bool = True) -> None:
         v = opts[key]
-        if v is None:
+        if v is None and OPTIONS[key] is None:      # "not given" where the default is None
             return
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and \
             (v > lo if lo_open else v >= lo) and v <= hi
@@ -232,8 +233,14 @@ def plan(g: Graph, net: Network, lag: dict[str, int], opts: dict, spec: S2Spec, 
                 errs.add(f"path {p.pre!r} -> {v!r} needs delays {dmin}..{dmax} steps: relays carry the {dmin} all "
                          f"synapses share, the remaining spread of {dmax - dmin} exceeds {model}", p.nodes[0] if
                          p.nodes else v, "delay", code="delay-range")
+            hops = -(-pp.relay_steps // spec.max_delay_steps)
+            if hops > spec.app_pes:
+                errs.add(f"path {p.pre!r} -> {v!r} needs {pp.relay_steps} steps of delay carried by relays: {hops} "
+                         f"relay populations of at most {spec.max_delay_steps} steps each, more than the "
+                         f"{spec.app_pes} PEs of {spec.name} (a population takes one PE or more)",
+                         p.nodes[0] if p.nodes else v, "delay", code="delay-range")
+                continue
             if pp.relay_steps:
-                hops = -(-pp.relay_steps // spec.max_delay_steps)
                 diags.info("delay-relay", f"{pp.relay_steps} step(s) of the path {p.pre!r} -> {v!r} carried by "
                            f"{hops} relay population(s) of {p.lin.n_pre} neurons", node=name, field="delay",
                            stage=STAGE)
