@@ -100,6 +100,125 @@ def test_output_typed_111_after_one_lif_neuron(raw_nir):
     assert message == "Output type [1, 1, 1] contradicts its source's shape [1]; using [1]"
 
 
+ROCKPOOL_FIXTURES = Path(__file__).resolve().parents[1] / "benchmarks" / "deploy" / "fixtures"
+
+
+def _rockpool_chain(input_shape, output_shape) -> dict:
+    """rockpool 3.1's to_nir layout: Linear -> CubaLIF -> Linear -> CubaLIF, Input and Output
+    typed with the sample's batch and time axes ([1, T, N])."""
+    cuba = lambda n: {"type": "CubaLIF", **{k: np.full(n, v, F32) for k, v in  # noqa: E731
+                      (("tau_syn", 5e-3), ("tau_mem", 1e-2), ("r", 9.048), ("v_leak", 0.0), ("v_threshold", 1.0), ("v_reset", 0.0),
+                       ("w_in", 1.0))}}
+    return chain(("input", inp(*input_shape)), ("0_LinearTorch", {"type": "Linear", "weight": np.ones((6, 4), F32)}),
+                 ("1_LIFTorch", cuba(6)), ("2_LinearTorch", {"type": "Linear", "weight": np.ones((3, 6), F32)}),
+                 ("3_LIFTorch", cuba(3)), ("output", out(*output_shape)))
+
+
+def test_input_and_output_keeping_batch_and_time_axes(raw_nir):
+    """rockpool's to_nir types Input and Output as [1, T, N]: both axes go, named."""
+    g = nircc.load(raw_nir(_rockpool_chain((1, 45, 4), (1, 45, 3))))
+    assert (g.out_shape("input"), g.in_shape("output")) == ((4,), (3,))
+    np.testing.assert_array_equal(g.op("input").input_type["input"], [4])
+    np.testing.assert_array_equal(g.op("output").output_type["output"], [3])
+    assert diag(g, "batch-time-dims") == [("input", "shape"), ("output", "shape")]
+    assert diag(g, "batch-dim") == diag(g, "output-type") == []
+    messages = [d.message for d in g.diagnostics.with_code("batch-time-dims")]
+    assert messages == ["Input type [1, 45, 4] keeps the batch and time axes (rockpool's to_nir); using [4]",
+                        "Output type [1, 45, 3] keeps the batch and time axes (rockpool's to_nir); using [3]"]
+    with pytest.raises(NirccError) as e:
+        nircc.load(raw_nir(_rockpool_chain((1, 45, 4), (3,)), name="strict.nir"), strict=True)
+    assert (e.value.node, e.value.field, e.value.code) == ("input", "shape", "batch-time-dims")
+
+
+@pytest.mark.parametrize("shape, consumer, fixed, code", [
+    ((45, 6), affine(3, 6), (6,), "batch-time-dims"),                # a time axis alone
+    ((2, 45, 6), affine(3, 6), (6,), "batch-time-dims"),             # batch 2 and time
+    ((1, 1, 6), affine(3, 6), (6,), "batch-dim"),                    # size-1 axes stay 'batch-dim'
+    ((1, 10, 2, 5, 5), {"type": "Conv2d", "weight": np.ones((3, 2, 3, 3), F32), "bias": np.zeros(3, F32),
+                        "stride": np.array([1, 1]), "padding": np.array([0, 0]), "dilation": np.array([1, 1]),
+                        "groups": 1}, (2, 5, 5), "batch-time-dims"),  # the channels fix the match
+])
+def test_extra_leading_axes_on_input(raw_nir, shape, consumer, fixed, code):
+    g = nircc.load(raw_nir(graph({"input": inp(*shape), "x": consumer, "output": {"type": "Output"}},
+                                 [("input", "x"), ("x", "output")])))
+    assert g.out_shape("input") == fixed
+    assert [d.code for d in g.diagnostics if d.node == "input"] == [code]
+
+
+POOL = {"type": "SumPool2d", "kernel_size": np.array([2, 2]), "stride": np.array([2, 2]), "padding": np.array([0, 0])}
+
+
+@pytest.mark.parametrize("shape, consumers", [
+    ((1, 45, 7), [affine(3, 6)]),                 # trailing size is not what the Affine takes
+    ((1, 45, 6), [affine(3, 6), affine(2, 12)]),  # consumers disagree
+    ((5, 2, 8, 8), [POOL]),                       # a pool fixes no size: dropping the 5 would be a guess
+])
+def test_extra_leading_axes_that_are_not_unambiguous_stay_errors(raw_nir, shape, consumers):
+    nodes = {"input": inp(*shape), **{f"x{i}": c for i, c in enumerate(consumers)}}
+    edges = [("input", f"x{i}") for i in range(len(consumers))]
+    for i in range(len(consumers)):
+        nodes[f"o{i}"] = {"type": "Output"}
+        edges.append((f"x{i}", f"o{i}"))
+    with pytest.raises(NirccError) as e:
+        nircc.load(raw_nir(graph(nodes, edges)))
+    assert str(list(shape)) in str(e.value)  # the declared type, left as it is
+    assert "batch" not in str(e.value)
+
+
+def test_output_with_leading_size_one_axes_stays_output_type(raw_nir):
+    """[1, 1, 3] (rockpool with T = 1, lif_rockpool.nir) remains the 'output-type' repair."""
+    g = nircc.load(raw_nir(_rockpool_chain((1, 1, 4), (1, 1, 3))))
+    assert diag(g, "output-type") == [("output", "shape")] and diag(g, "batch-dim") == [("input", "shape")]
+
+
+@pytest.mark.parametrize("name", ["rockpool_rlif", "rockpool_lif_ff"])
+def test_rockpool_fixture_files_load(name):
+    """Files written by rockpool 3.1's to_nir + nir.write (benchmarks/deploy); before the
+    'batch-time-dims' repair, load stopped at 'shape mismatch along edge (input, 0_LinearTorch)'."""
+    g = nircc.load(ROCKPOOL_FIXTURES / name / "model.nir")
+    assert [(n, g.type(n), g.in_shape(n), g.out_shape(n)) for n in g.schedule().order] == [
+        ("input", "Input", (16,), (16,)), ("0_LinearTorch", "Linear", (16,), (64,)),
+        ("1_LIFTorch", "CubaLIF", (64,), (64,)), ("2_LinearTorch", "Linear", (64,), (8,)),
+        ("3_LIFTorch", "CubaLIF", (8,), (8,)), ("output", "Output", (8,), (8,))]
+    assert {d.code for d in g.diagnostics} == {"batch-time-dims", "default-field"}
+    assert diag(g, "batch-time-dims") == [("input", "shape"), ("output", "shape")]
+
+
+def _rockpool_lif_torch(g, x: np.ndarray, dt: float = 1e-3) -> np.ndarray:
+    """rockpool 3.1 LIFTorch.forward on a loaded Linear/CubaLIF chain: i = beta*(i + x),
+    v = alpha*v + i, n = (v >= thr)*floor(v/thr), v -= n*thr."""
+    state: dict = {}
+    out = []
+    for t in range(x.shape[0]):
+        val = {}
+        for n in g.schedule().order:
+            op, ty = g.op(n), g.type(n)
+            a = x[t].astype(F64) if ty == "Input" else val[next(iter(g.predecessors(n)))]
+            if ty == "Linear":
+                a = a @ np.asarray(op.weight, F64).T
+            elif ty == "CubaLIF":
+                alpha, beta = (np.exp(-dt / np.asarray(op.tau_mem, F64)), np.exp(-dt / np.asarray(op.tau_syn, F64)))
+                thr = np.asarray(op.v_threshold, F64)
+                i, v = state.get(n, (0.0, 0.0))
+                i = beta * (i + a)
+                v = alpha * v + i
+                a = np.where(v >= thr, np.floor(v / thr), 0.0)
+                state[n] = (i, v - a * thr)
+            val[n] = a
+        out.append(val["output"])
+    return np.stack(out)
+
+
+def test_rockpool_feed_forward_fixture_is_read_exactly():
+    """Rockpool's own update run on what nircc read from rockpool_lif_ff/model.nir gives the
+    recorded rockpool outputs entry for entry (weights, orientation, thresholds, time
+    constants all read as written; dt = 1 ms)."""
+    d = ROCKPOOL_FIXTURES / "rockpool_lif_ff"
+    data = np.load(d / "data.npz")
+    got = _rockpool_lif_torch(nircc.load(d / "model.nir"), data["inputs"])
+    np.testing.assert_array_equal(got, data["outputs"])
+
+
 def test_conv_input_shape_contradicting_the_source(raw_nir):
     conv = {"type": "Conv2d", "weight": np.ones((4, 2, 3, 3), F32), "bias": np.zeros(4, F32),
             "stride": np.array([2, 2]), "padding": np.array([1, 1]), "dilation": np.array([1, 1]), "groups": 1,

@@ -13,6 +13,10 @@ code                      repair
                           Output without a type, an element-wise node whose
                           parameters are all scalars (snnTorch ``Synaptic``)
 ``batch-dim``             a leading batch dimension of size 1 dropped from a type
+``batch-time-dims``       leading batch and time axes dropped from an Input or Output
+                          type (rockpool's ``[1, T, N]``) whose trailing axes are what
+                          the graph needs there (the consumers fix at least one size;
+                          an Output's source gives its shape)
 ``output-type``           an Output type that contradicts its source replaced by it
 ``conv-input-shape``      a Conv ``input_shape`` that contradicts its source replaced
 ``flatten-input-type``    a Flatten ``input_type`` that contradicts its source
@@ -602,15 +606,45 @@ def _fix_inputs(g: Graph, diags: Diagnostics, errs: ErrorCollector) -> None:
             continue
         if not pats or all(_matches(shape, p) for p in pats):
             continue
-        for k in range(1, len(shape)):
-            if shape[k - 1] != 1:
-                break
-            if all(_matches(shape[k:], p) for p in pats):
-                new = shape[k:]
-                g.set_op(n, nir.Input(input_type={"input": np.array(new, dtype=np.int64)}), new, new)
-                diags.warn("batch-dim", f"Input type {list(shape)} has {k} leading batch axis of size 1; "
-                           f"using {list(new)} (NIR shapes have no batch axis)", node=n, field="shape", stage="load")
-                break
+        k = _extra_leading_axes(shape, pats)
+        if k is None:
+            continue  # the shape check of the edges says what is wrong
+        new = shape[k:]
+        g.set_op(n, nir.Input(input_type={"input": np.array(new, dtype=np.int64)}), new, new)
+        code, message = _leading_axes_note("Input", shape, k)
+        diags.warn(code, message, node=n, field="shape", stage="load")
+
+
+def _extra_leading_axes(shape: Shape, pats: list) -> Optional[int]:
+    """How many leading axes of a declared Input/Output type to drop so that the rest matches
+    every pattern in ``pats`` (what the graph needs there), or ``None``.
+
+    The patterns fix the rank, hence the count ``k``.  Axes of size 1 (batch) are always
+    dropped; axes of another size (rockpool's to_nir keeps the time axis: ``[1, T, N]``) only
+    when some pattern fixes one of the kept sizes, so that the match is not vacuous."""
+    ranks = {len(p) for p in pats}
+    if len(ranks) != 1:
+        return None
+    k = len(shape) - ranks.pop()
+    if k < 1 or not all(_matches(shape[k:], p) for p in pats):
+        return None
+    if all(x == 1 for x in shape[:k]) or any(x is not None for p in pats for x in p):
+        return k
+    return None
+
+
+def _leading_axes_note(kind: str, shape: Shape, k: int) -> tuple[str, str]:
+    """(code, message) of the diagnostic for ``k`` leading axes dropped from the type
+    ``shape`` of an Input or Output (``kind``)."""
+    new = list(shape[k:])
+    if all(x == 1 for x in shape[:k]):
+        return "batch-dim", (f"{kind} type {list(shape)} has {k} leading batch axis of size 1; "
+                             f"using {new} (NIR shapes have no batch axis)")
+    if k == 2 and shape[0] == 1:
+        axes = "the batch and time axes (rockpool's to_nir)"
+    else:
+        axes = f"{k} leading batch/time ax{'is' if k == 1 else 'es'} (NIR shapes have neither)"
+    return "batch-time-dims", f"{kind} type {list(shape)} keeps {axes}; using {new}"
 
 
 def _from_source(g: Graph, v: str, src: Shape, declared: dict, diags: Diagnostics) -> None:
@@ -729,6 +763,11 @@ def _finish(g: Graph, declared: dict, diags: Diagnostics, errs: ErrorCollector) 
         if not decl:
             diags.warn("infer-shape", f"Output has no type; using its source's shape {list(got)}",
                        node=n, field="shape", stage="load")
+        elif tuple(decl) != got and (k := _extra_leading_axes(decl, [got])) is not None \
+                and not all(x == 1 for x in decl[:k]):
+            # a [1, 1, 1]-style Output (leading axes of size 1 only) stays an 'output-type' repair
+            code, message = _leading_axes_note("Output", decl, k)
+            diags.warn(code, message, node=n, field="shape", stage="load")
         elif tuple(decl) != got:
             diags.warn("output-type", f"Output type {list(decl)} contradicts its source's shape {list(got)}; "
                        f"using {list(got)}", node=n, field="shape", stage="load")
