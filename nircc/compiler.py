@@ -24,7 +24,9 @@ from .backends import base as _backends
 from .errors import Diagnostics
 from .ir import Graph, load
 from .passes import PassManager, PipelineResult
-from .semantics import Semantics, resolve_dt
+from .errors import NirccError
+from .provenance import Resolved, resolve_semantics
+from .semantics import Semantics
 from .sim import simulate
 from .sim.simulator import coerce_inputs
 from .util import MANIFEST, dumps, replace_dir
@@ -39,9 +41,13 @@ class CompileOptions:
 
     target: str
     variant: str
-    semantics: Semantics                     # dt resolved
+    semantics: Semantics                     # the rules the chip runs (dt resolved)
     target_options: dict = field(default_factory=dict)   # e.g. {"quantization": "channel"}
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    #: the model as exported (the reference); ``semantics`` differs where the chip cannot
+    #: realise a rule (Target.realise_semantics)
+    model_semantics: Optional[Semantics] = None
+    resolved: Optional[Resolved] = None      # how the model's semantics were chosen
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.target_options.get(key, default)
@@ -57,7 +63,15 @@ class CompileResult:
     program: Any
     passes: PipelineResult
 
+    #: set by :meth:`fidelity` (the last check run), written into report.json by :meth:`save`
+    last_fidelity: Optional[_fid.FidelityReport] = None
+
     # -------------------------------------------------------------- artifact & report
+    @property
+    def model_semantics(self) -> Semantics:
+        """The semantics of the model as exported (the reference's)."""
+        return self.options.model_semantics or self.options.semantics
+
     @property
     def artifact(self) -> Any:
         """The target program (what :meth:`save` writes)."""
@@ -79,12 +93,15 @@ class CompileResult:
             "target": self.target.name,
             "variant": self.options.variant,
             "dt": self.options.semantics.dt,
-            "semantics": self.options.semantics.to_dict(),
+            "semantics": self.model_semantics.to_dict(),
+            "semantics_source": self.options.resolved.to_dict() if self.options.resolved else None,
+            "chip_semantics": self.options.semantics.to_dict(),
             "target_options": dict(sorted(self.options.target_options.items())),
             **self.target.report(self.program),
             "passes": [{"name": r.name, "nodes_before": r.nodes_before, "nodes_after": r.nodes_after}
                        for r in self.passes.log],
             "diagnostics": self.diagnostics.to_list(),
+            "fidelity": self.last_fidelity.to_dict() if self.last_fidelity is not None else None,
         }
 
     def save(self, out_dir: Union[str, os.PathLike]) -> list[Path]:
@@ -114,21 +131,58 @@ class CompileResult:
         spike counts; a bare array for a single Input); outputs keyed by Output name."""
         return self.target.run(self.program, self._inputs(inputs), record=record)
 
-    def simulate(self, inputs: Any, record: bool = False):
-        """The float reference simulator on the loaded graph with this compile's semantics."""
-        return simulate(self.graph, self._inputs(inputs), semantics=self.options.semantics, record=record)
+    def simulate(self, inputs: Any, record: Any = False, chip_rules: bool = False):
+        """The float reference simulator on the loaded graph with the model's semantics (as
+        exported), or with the rules the chip runs (``chip_rules=True``)."""
+        sem = self.options.semantics if chip_rules else self.model_semantics
+        return simulate(self.graph, self._inputs(inputs), semantics=sem, record=record)
 
-    def fidelity(self, inputs: Any) -> _fid.FidelityReport:
-        """Reference simulator vs chip emulator on the same inputs (see nircc.fidelity)."""
+    def fidelity(self, inputs: Any, labels: Any = None, decision: str = "mean",
+                 description: str = "") -> _fid.FidelityReport:
+        """The chip emulator against the model as exported, on the same inputs, and, where
+        the chip runs other rules, against the reference with the chip's rules (the loss
+        split into rule change and quantization); per-layer activity and flags (see
+        :mod:`nircc.fidelity`).  ``labels`` (``[B]`` class indices) add accuracies;
+        ``decision`` is the rule of membrane read-outs ("mean", "max", "last")."""
+        if decision not in _fid.DECISIONS:
+            raise NirccError(f"decision must be one of {', '.join(_fid.DECISIONS)}, got {decision!r}",
+                             field="decision")
         arrays = self._inputs(inputs)
-        steps = next(iter(arrays.values())).shape[0]
-        ref = self.simulate(arrays)
+        steps, batch = next(iter(arrays.values())).shape[:2]
+        if labels is not None:
+            labels = np.asarray(labels)
+            if labels.dtype.kind not in "iub" or labels.reshape(-1).shape != (batch,):
+                raise NirccError(f"labels must be {batch} integer class indices (one per sample), got "
+                                 f"{labels.dtype} {list(labels.shape)}", field="labels")
+        g = self.graph
+        spiking_nodes = [n for n in g.nodes if g.type(n) in _fid.SPIKING[:3]]
+        leaky = [n for n in g.nodes if g.type(n) in ("LI", "LIF", "CubaLI", "CubaLIF", "I", "IF")]
+        ref = self.simulate(arrays, record=leaky)
         lat = self.target.latency(self.program)
-        chip = self.target.run(self.program, _fid.pad_steps(arrays, max(lat.values(), default=0)))
+        chip = self.target.run(self.program, _fid.pad_steps(arrays, max(lat.values(), default=0)), record=True)
         aligned = _fid.align(chip.outputs, lat, steps)
-        spiking = {o: self.graph.type(self.graph.predecessors(o)[0]) in ("IF", "LIF", "CubaLIF", "Threshold")
-                   for o in self.graph.outputs}
-        return _fid.compare(ref.outputs, aligned, lat, self.options.semantics.to_dict(), spiking)
+        spiking = {o: g.type(g.predecessors(o)[0]) in _fid.SPIKING for o in g.outputs}
+        rep = _fid.compare(ref.outputs, aligned, lat, self.model_semantics.to_dict(), spiking, decision, labels)
+        rep.input = description
+        if self.options.semantics.differences(self.model_semantics):
+            rule = self.simulate(arrays, chip_rules=True)
+            rep.chip_semantics = self.options.semantics.to_dict()
+            for o in g.outputs:
+                rep.chip_rules[o] = _fid.compare_output(o, rule.outputs[o], aligned[o], spiking[o], lat.get(o, 0),
+                                                        decision, labels)
+                rep.rules_only[o] = _fid.compare_output(o, ref.outputs[o], rule.outputs[o], spiking[o], 0,
+                                                        decision, labels)
+        try:
+            chip_layers = self.target.layer_spikes(self.program, chip)
+        except (KeyError, IndexError, TypeError, ValueError):   # a program without the layer map
+            chip_layers = {}
+        rep.layers = _fid.activity({n: ref.states[n]["output"] for n in spiking_nodes if n in ref.states},
+                                   chip_layers)
+        thresholds = {n: float(np.max(np.abs(np.asarray(g.op(n).v_threshold, np.float64))))
+                      for n in spiking_nodes if getattr(g.op(n), "v_threshold", None) is not None}
+        rep.flags = _fid.flags(rep, ref.outputs, {n: ref.states[n] for n in leaky if n in ref.states}, thresholds)
+        self.last_fidelity = rep
+        return rep
 
     def probe_inputs(self, steps: int = 200, batch: int = 4, rate: float = 0.1, seed: int = 0) -> dict:
         """Deterministic random spike trains shaped for this graph's inputs."""
@@ -146,18 +200,23 @@ def compile(source: Any, target: str = "xylo", *, variant: Optional[str] = None,
     variant:    the chip variant (default: the target's default)
     dt:         seconds; None: detected from the file's parameters, else 1e-3 with a warning
     semantics:  a preset name ("snntorch", ...), a :class:`Semantics` or a dict of its options
-                (:meth:`Semantics.coerce`); default NIR's
+                (:meth:`Semantics.coerce`); default: the preset of the exporter detected from
+                the file, else NIR's (:func:`nircc.provenance.resolve_semantics`).  Rules the
+                chip cannot realise are replaced by its closest, with a warning
+                (:meth:`Target.realise_semantics`); the reference keeps the model's.
     options:    target-specific options (see the target's documentation)
     """
     g = load(source, strict=strict)
     tgt = _backends.get(target)
     v = tgt.resolve_variant(variant)
     spec = tgt.spec(v)
-    sem = Semantics.coerce(semantics)
-    dt_value, dt_diags = resolve_dt(g, dt if dt is not None else sem.dt)
-    sem = sem.with_dt(dt_value)
-    opts = CompileOptions(target=tgt.name, variant=v, semantics=sem, target_options=dict(options or {}),
-                          diagnostics=dt_diags)
+    resolved = resolve_semantics(g, semantics, dt)
+    g = resolved.graph
+    chip_sem, sem_diags = tgt.realise_semantics(g, resolved.semantics)
+    diags = resolved.diagnostics.copy()
+    diags.extend(sem_diags)
+    opts = CompileOptions(target=tgt.name, variant=v, semantics=chip_sem, target_options=dict(options or {}),
+                          diagnostics=diags, model_semantics=resolved.semantics, resolved=resolved)
     pm = PassManager(tgt.pipeline(opts), dump_after=dump_after, dump_dir=dump_dir, time_passes=time_passes)
     piped = pm.run(g)
     program = tgt.lower(piped.graph, spec, opts)

@@ -1,7 +1,7 @@
 """Semantic options that NIR files do not carry, and the detection of ``dt``.
 
 NIR defines every neuron as a continuous-time ODE and leaves the discrete-time update to
-each backend.  Frameworks disagree on six points, none of which a ``.nir`` file records
+each backend.  Frameworks disagree on seven points, none of which a ``.nir`` file records
 (see ``docs/semantics.md`` for the equations each option selects):
 
 ===============  =========================================  ==============================
@@ -17,6 +17,9 @@ spike            ``"single"`` | ``"multi"``                 at most one spike pe
                                                             ``floor(v / thr)`` spikes
 threshold        ``">"`` | ``">="``                         the comparison that fires
 initial_v        ``"zero"`` | ``"leak"``                    membrane at t = 0: 0 or v_leak
+v_min            ``"none"`` | ``"-threshold"``              a floor on v after the reset:
+                                                            none, or ``v >= -v_threshold``
+                                                            (sinabs' ``min_v_mem``)
 ===============  =========================================  ==============================
 
 Defaults follow the NIR documentation where it speaks (``v = v_reset`` right after
@@ -59,6 +62,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "spike": ("single", "multi"),
     "threshold": (">", ">="),
     "initial_v": ("zero", "leak"),
+    "v_min": ("none", "-threshold"),
 }
 
 
@@ -81,10 +85,11 @@ PRESETS: dict[str, Preset] = {
         "SpiNNaker2 runs use (docs/semantics.md)",
     ),
     "norse": Preset(
-        {"initial_v": "leak"},
+        {"dt": 1e-3, "initial_v": "leak"},
         "norse/norse @ 065a3b45 norse/torch/utils/import_nir.py + functional/lif_box.py: "
         "dv = dt*tau_mem_inv*(v_leak - v + i), spike on v_decayed - v_th > 0 (heaviside), "
-        "reset_value (v = v_reset) in the same step, initial state v = v_leak; "
+        "reset_value (v = v_reset) in the same step, initial state v = v_leak; dt = 1e-3 "
+        "(LIFBoxCell's default; Norse's to_nir writes no dt); "
         "reproduces paper/01_lif/lif_norse.csv (tests/test_sim_paper.py)",
     ),
     "snntorch": Preset(
@@ -100,10 +105,12 @@ PRESETS: dict[str, Preset] = {
         "decays exp(-dt/tau), spikes = (v >= thr) * floor(v / thr), v -= spikes*thr in the same step",
     ),
     "sinabs": Preset(
-        {"dt": 1.0, "discretization": "exact", "reset": "subtract", "spike": "multi", "threshold": ">="},
+        {"dt": 1.0, "discretization": "exact", "reset": "subtract", "spike": "multi", "threshold": ">=",
+         "v_min": "-threshold"},
         "targets/speck.md §2.2/§4 (sinabs 3.1.3): IAF adds the input once per step (v += x, so "
         "NIR's v += dt*r*x with r = 1 needs dt = 1), time constants count steps, MultiSpike "
-        "floor(v/thr), MembraneSubtract, spike on v >= thr",
+        "floor(v/thr), MembraneSubtract, spike on v >= thr; min_v_mem = -v_threshold, as sinabs' "
+        "from_nir builds it and its Speck tutorials train (IAFSqueeze(min_v_mem=-1.0), threshold 1)",
     ),
     "lava-dl": Preset(
         {},
@@ -147,6 +154,7 @@ class Semantics:
     spike: str = "single"
     threshold: str = ">"
     initial_v: str = "zero"
+    v_min: str = "none"
     preset_name: Optional[str] = None
 
     def __post_init__(self) -> None:
@@ -218,11 +226,17 @@ class Semantics:
         """Plain JSON-able record of every option (written into results and artifacts)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
-    def describe(self) -> str:
+    def describe(self, name: bool = True) -> str:
         dt = "detect" if self.dt is None else f"{self.dt:g} s"
-        name = f"{self.preset_name}: " if self.preset_name else ""
+        name = f"{self.preset_name}: " if self.preset_name and name else ""
+        floor = ", v >= -threshold" if self.v_min == "-threshold" else ""
         return (f"{name}dt={dt}, {self.discretization}, reset {self.reset} ({self.reset_timing}), "
-                f"{self.spike} spike, v {self.threshold} threshold, initial v {self.initial_v}")
+                f"{self.spike} spike, v {self.threshold} threshold, initial v {self.initial_v}{floor}")
+
+    def differences(self, other: "Semantics") -> dict[str, tuple[Any, Any]]:
+        """The options (dt included, preset name not) whose values differ: ``name -> (self's, other's)``."""
+        return {f.name: (getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self)
+                if f.name != "preset_name" and getattr(self, f.name) != getattr(other, f.name)}
 
 
 def decay(tau: Any, dt: float, discretization: str) -> tuple[np.ndarray, np.ndarray]:
@@ -297,13 +311,6 @@ class DtReport:
     encoding: Optional[str]
     per_node: dict[str, float]
     conflict: Optional[str] = None
-
-    def decay(self, tau: Any) -> tuple[np.ndarray, np.ndarray]:
-        """``(a, b)`` of time constant(s) ``tau`` at this dt (which must be set): the
-        update ``v <- a v + b (v_leak + r d)`` of docs/semantics.md; see :func:`decay`."""
-        if self.dt is None:
-            raise ValueError("Semantics.decay needs dt; resolve it first (resolve_dt / with_dt)")
-        return decay(tau, self.dt, self.discretization)
 
     def to_dict(self) -> dict[str, Any]:
         return {"dt": self.dt, "encoding": self.encoding, "per_node": dict(self.per_node),

@@ -23,7 +23,9 @@ def test_readme_python_block_runs_as_written(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("{'variant': 'audio2', 'chip': 'SYNS61201', 'input_channels': 12,")
-    assert "fidelity vs the reference simulator (200 steps x 4 samples):" in lines
+    assert "fidelity (200 steps x 4 samples of the given input; metrics defined in docs/fidelity.md):" in lines
+    assert any(line.startswith("  output, chip vs snntorch as exported; chip output 1 step(s) late, aligned: "
+                               "decisions ") for line in lines)
     try:
         import samna  # noqa: F401
     except ImportError:

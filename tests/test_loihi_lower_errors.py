@@ -77,17 +77,8 @@ def test_options():
     assert str(one_error(simple(), rounding=["trunc"])) == "field 'rounding': ['trunc'] not in ['trunc', 'nearest']"
 
 
-def test_semantics_errors_name_node_and_option_all_at_once():
-    sem = Semantics(reset="subtract", reset_timing="next_step", spike="multi")
-    errs = errors_of(simple(), semantics=sem)
-    assert [(e.node, e.field) for e in errs] == [("n", "reset"), ("n", "reset_timing"), ("n", "spike")]
-    assert "--reset zero" in errs[0].message and "--spike single" in errs[2].message
 
 
-def test_initial_v_leak_with_leak():
-    e = one_error(simple(n=lif(2, v_leak=0.1)), semantics=Semantics(initial_v="leak"))
-    assert (e.node, e.field) == ("n", "initial_v") and "starts every membrane at 0" in e.message
-    nircc.compile(simple(), "loihi", dt=1e-3, semantics=Semantics(initial_v="leak"))     # v_leak 0: fine
 
 
 def test_threshold_ge_is_a_warning():

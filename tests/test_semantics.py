@@ -36,18 +36,19 @@ def lif_graph(**lifs) -> nircc.Graph:
 # ----------------------------------------------------------------------------- options
 def test_defaults_are_the_nir_documentation():
     s = Semantics()
-    assert (s.dt, s.discretization, s.reset, s.reset_timing, s.spike, s.threshold, s.initial_v) == \
-        (None, "euler", "zero", "immediate", "single", ">", "zero")
+    assert (s.dt, s.discretization, s.reset, s.reset_timing, s.spike, s.threshold, s.initial_v, s.v_min) == \
+        (None, "euler", "zero", "immediate", "single", ">", "zero", "none")
     assert all(getattr(s, k) == v[0] for k, v in CHOICES.items())
     assert Semantics.preset("nir") == dataclasses.replace(s, preset_name="nir")
 
 
 @pytest.mark.parametrize("name, expected", [
     ("nir", {}),
-    ("norse", {"initial_v": "leak"}),
+    ("norse", {"dt": 1e-3, "initial_v": "leak"}),
     ("snntorch", {"reset": "subtract", "reset_timing": "next_step"}),
     ("rockpool", {"discretization": "exact", "reset": "subtract", "spike": "multi", "threshold": ">="}),
-    ("sinabs", {"dt": 1.0, "discretization": "exact", "reset": "subtract", "spike": "multi", "threshold": ">="}),
+    ("sinabs", {"dt": 1.0, "discretization": "exact", "reset": "subtract", "spike": "multi", "threshold": ">=",
+                "v_min": "-threshold"}),
     ("lava-dl", {}),
     ("spinnaker2", {"discretization": "exact", "reset": "subtract"}),
 ])
@@ -95,7 +96,8 @@ def test_to_dict_round_trip_and_frozen():
     s = Semantics.from_options("rockpool", dt=2e-4)
     d = s.to_dict()
     assert d == {"dt": 2e-4, "discretization": "exact", "reset": "subtract", "reset_timing": "immediate",
-                 "spike": "multi", "threshold": ">=", "initial_v": "zero", "preset_name": "rockpool"}
+                 "spike": "multi", "threshold": ">=", "initial_v": "zero", "v_min": "none",
+                 "preset_name": "rockpool"}
     assert Semantics(**d) == s
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.reset = "zero"  # type: ignore[misc]
@@ -260,7 +262,7 @@ def test_coerce_every_accepted_form(value, expected):
     ("snntorc", "unknown semantics preset 'snntorc' (known: nir, norse, snntorch, rockpool, sinabs, lava-dl, "
                 "spinnaker2)"),
     ({"rest": "zero"}, "unknown semantics option(s) ['rest'] (known: dt, discretization, reset, reset_timing, "
-                       "spike, threshold, initial_v)"),
+                       "spike, threshold, initial_v, v_min)"),
 ])
 def test_coerce_refuses_with_a_named_error_in_simulate_and_compile(value, message):
     g = _subtract_vs_zero_graph()

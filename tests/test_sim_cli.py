@@ -35,7 +35,8 @@ def test_sim_writes_outputs_states_and_semantics(tmp_path, lif_input, capsys):
         assert np.flatnonzero(z["outputs/output"][:, 0, 0]).tolist() == [460, 510, 710, 760]
         sem = json.loads(str(z["semantics"]))
         assert sem == {"dt": 1e-4, "discretization": "euler", "reset": "zero", "reset_timing": "immediate",
-                       "spike": "single", "threshold": ">", "initial_v": "zero", "preset_name": None}
+                       "spike": "single", "threshold": ">", "initial_v": "zero", "v_min": "none",
+                       "preset_name": "nir"}
         assert z["states/1/v"].shape == (1000, 1, 1)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left over
 

@@ -72,20 +72,8 @@ def test_unsupported_node_types():
     assert any(x.node == "c" and "Conv1d" in x.message for x in errors_of(g))
 
 
-@pytest.mark.parametrize("sem, field, hint", [
-    (Semantics(spike="multi"), "spike", "--spike single"),
-    (Semantics(reset_timing="next_step"), "reset_timing", "--reset-timing immediate"),
-])
-def test_semantics_the_chip_cannot_realise(sem, field, hint):
-    e = one_error(simple(), semantics=sem)
-    assert e.field == field and hint in e.message and e.code == "semantics"
 
 
-def test_initial_v_leak_with_a_leak():
-    g = chain(inp=I(np.array([2])), fc=lin(np.eye(2)), n=lif(2, v_leak=0.5), o=O(np.array([2])))
-    e = one_error(g, semantics=Semantics(initial_v="leak"))
-    assert (e.node, e.field) == ("n", "v_leak") and "starts every membrane at 0" in e.message
-    nircc.compile(simple(), "spinnaker2", dt=1e-3, semantics=Semantics(initial_v="leak"))   # v_leak 0: fine
 
 
 def test_two_weight_nodes_on_one_path():

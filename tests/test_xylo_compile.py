@@ -277,7 +277,7 @@ def test_cli_compiles_the_example_deterministically(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     assert main([str(EXAMPLE), "--target", "xylo", "-o", str(a)]) == 0
     text = capsys.readouterr().out
-    assert "38 of 1000 hidden neurons" in text and "spike-count agreement" in text
+    assert "38 of 1000 hidden neurons" in text and "spike counts " in text
     assert main([str(EXAMPLE), "--target", "xylo", "-o", str(b), "-q"]) == 0
     names = sorted(f.name for f in a.iterdir())
     assert names == ["report.json", "xylo.json", "xylo_spec.npz"]

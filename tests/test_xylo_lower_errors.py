@@ -240,12 +240,3 @@ def test_bias_of_a_later_readout():
     res = compile_(net(fc2=nir.Affine(weight=np.ones((2, 3), F32), bias=np.array([0.1, 0.0], F32))))
     assert [w[:3] for w in warnings_of(res)] == [("bias-steady", "o", "bias"), ("bias-lead", "o", "bias")]
     assert "1 step(s) before the first input arrives" in warnings_of(res)[1][3]
-
-
-def test_nir_default_semantics_warns_once_with_every_difference():
-    res = compile_(net(), semantics=None)
-    assert warnings_of(res) == [("semantics", "h", "semantics", "Xylo's neurons differ from the compile's semantics: "
-                                 "threshold '>' (chip: v >= threshold); spike 'single' (chip: up to 31 spikes per step "
-                                 "for hidden, 1 for readout neurons); reset 'zero' (chip: v -= threshold per spike) "
-                                 "(2 spiking node(s)); the fidelity check measures the effect (compile with "
-                                 "--semantics rockpool for Xylo's rule)")]

@@ -56,8 +56,53 @@ class Target(ABC):
     variants: tuple[str, ...] = ()
     default_variant: str = ""
     description: str = ""
+    #: the chip's short name in messages ("Xylo", "Loihi 2")
+    label: str = ""
     #: the names ``--option`` / ``options=`` accept (documented in docs/targets/<name>.md)
     option_names: tuple[str, ...] = ()
+    #: the semantics rules the chip realises: option -> the values it can run, the first the
+    #: closest stand-in for the others (options not listed: every value).  Read by
+    #: :meth:`realise_semantics`, the one policy of every target.
+    semantics_rules: dict[str, tuple[str, ...]] = {}
+    #: how the chip's rule reads, for the warning: (option, value) -> words
+    rule_words: dict[tuple[str, str], str] = {}
+
+    def realise_semantics(self, graph, sem) -> tuple[Any, Any]:
+        """The semantics the chip runs for a model with semantics ``sem``, and a warning.
+
+        One policy for every target: where the model's rule is one the chip cannot realise
+        (:attr:`semantics_rules`) and it matters for this graph (reset, spike and threshold
+        rules only with spiking nodes; ``initial_v`` only with a non-zero ``v_leak``), the
+        compile uses the chip's closest rule, warns naming each rule, and the fidelity check
+        measures what the change costs (reference with the model's rules vs with the chip's).
+        Never a refusal for a rule that can be approximated."""
+        import dataclasses
+
+        from ..errors import Diagnostics
+
+        diags = Diagnostics()
+        spiking = [n for n in graph.nodes if graph.type(n) in ("IF", "LIF", "CubaLIF")]
+        leaky = [n for n in graph.nodes if graph.type(n) in ("LIF", "LI", "CubaLIF", "CubaLI")
+                 and np.any(np.asarray(getattr(graph.op(n), "v_leak", 0.0)) != 0)]
+        changes, words = {}, []
+        for option, allowed in self.semantics_rules.items():
+            nodes = leaky if option == "initial_v" else spiking
+            value = getattr(sem, option)
+            if not nodes or value in allowed:
+                continue
+            changes[option] = allowed[0]
+            chip = self.rule_words.get((option, allowed[0]), f"{allowed[0]!r}")
+            words.append(f"{option} {value!r} -> {chip}")
+        if not changes:
+            return sem, diags
+        nodes = leaky if set(changes) == {"initial_v"} else spiking
+        name = sem.preset_name or "the model"
+        diags.warn("semantics-approximated",
+                   f"{self.label or self.name} cannot run {name}'s rules; it runs its closest: "
+                   + "; ".join(words) + f" ({len(nodes)} node(s), e.g. '{nodes[0]}'). The fidelity check measures "
+                   "the cost (reference with the model's rules vs with the chip's)", node=nodes[0], field="semantics",
+                   stage="semantics")
+        return dataclasses.replace(sem, **changes), diags
 
     def resolve_variant(self, variant: Optional[str]) -> str:
         """``variant`` or the default; NirccError naming the known ones for an unknown name."""
@@ -93,6 +138,12 @@ class Target(ABC):
         """Steps by which each output of the chip lags the reference simulator (e.g. one
         per synaptic layer on chips whose synapses deliver one step late)."""
         return {}
+
+    def layer_spikes(self, program, result: EmulatorResult) -> dict[str, np.ndarray]:
+        """The spikes of each NIR neuron node the emulator recorded (``run(record=True)``),
+        ``node -> [T, B, N]`` in the chip's steps; by default the ``"<node>:spikes"`` states
+        (Loihi, Speck, SpiNNaker2 record them under the population's node name)."""
+        return {k[: -len(":spikes")]: v for k, v in result.states.items() if k.endswith(":spikes")}
 
     def report(self, program) -> dict:
         """Resources and quantization of a program, for the compile report."""

@@ -23,9 +23,19 @@ def add_semantics_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="treat every repair of the reader as an error")
 
 
-def semantics_from_args(args: argparse.Namespace) -> Semantics:
-    options = {name: getattr(args, name) for name in CHOICES}
-    return Semantics.from_options(args.semantics, dt=args.dt, **options)
+def semantics_from_args(args: argparse.Namespace) -> Optional[dict]:
+    """The ``semantics=`` argument of the flags given: None (none given: the detected
+    exporter's preset), or the options, with ``"preset"`` when ``--semantics`` is given
+    (:func:`nircc.provenance.resolve_semantics`).  Checked here, before any work."""
+    options = {name: getattr(args, name) for name in CHOICES if getattr(args, name) is not None}
+    if args.dt is not None:
+        options["dt"] = args.dt
+    if args.semantics is not None:
+        options["preset"] = args.semantics
+    if not options:
+        return None
+    Semantics.from_options(options.get("preset"), **{k: v for k, v in options.items() if k != "preset"})
+    return options
 
 
 def add_target_args(p: argparse.ArgumentParser, allow_all: bool = False) -> None:

@@ -7,7 +7,8 @@ Exit status 0 when the model fits every target asked for, 2 if not.
 
 ``--json`` prints the same as deterministic JSON::
 
-    {"model": ..., "fits": bool, "targets": [{"target", "variant", "options", "fits",
+    {"model": ..., "fits": bool, "semantics": {"chosen_by", "header", "exporter", "candidates",
+     "evidence", "options"}, "targets": [{"target", "variant", "options", "fits",
      "resources", "warnings": [diagnostic], "problems": [{"node", "field", "code", "message"}]}]}
 
 ``--option KEY=VALUE`` goes to every target that takes KEY, ``--option TARGET.KEY=VALUE`` to
@@ -21,6 +22,7 @@ from typing import Any
 from ..backends.base import get, names
 from ..compiler import compile as compile_model
 from ..errors import NirccError
+from ..provenance import resolve_semantics
 from ..util import dumps
 from ._common import add_semantics_args, add_target_args, load_model, semantics_from_args, target_options
 
@@ -60,15 +62,19 @@ def run(args: argparse.Namespace) -> int:
                          field="variant")
     targets = names() if args.target == "all" else [args.target]
     options = target_options(args, targets)   # option errors before any work
-    semantics_from_args(args)
+    semantics = semantics_from_args(args)
     g = load_model(args)                     # file errors: one line each, exit 2, once
+    resolved = resolve_semantics(g, semantics, args.dt)
     verdicts = [check_target(g, t, args, options[t]) for t in targets]
     fits = all(v["fits"] for v in verdicts)
     if args.json:
         doc = {"model": args.model, "fits": fits,
+               "semantics": {**resolved.to_dict(), "options": resolved.semantics.to_dict()},
                "targets": [{k: v for k, v in rec.items() if k != "summary"} for rec in verdicts]}
         print(dumps(doc), end="")
         return 0 if fits else 2
+    print(f"semantics: {resolved.header()}")
+    print(f"  {resolved.semantics.describe()}")
     for v in verdicts:
         if not v["fits"]:
             print(f"{v['target']} ({v['variant']}): does not fit ({len(v['problems'])} problem(s))")

@@ -2,8 +2,10 @@
 
 Loads the file (tolerant reader), runs the target's pass pipeline, lowers to the chip's
 program, writes the SDK-neutral artifact and ``report.json`` into OUT atomically, and
-prints a resource summary and the fidelity of the chip emulator against the float
-reference simulator on deterministic random input spikes (or ``--input``).
+prints the semantics (detected or given), a resource summary and the fidelity of the chip
+emulator against the model as exported, on deterministic random input spikes or the user's
+``--fidelity-data`` (see nircc.fidelity); ``--min-agreement P`` makes the command exit 1 when
+the decision agreement is below P or a flag makes it meaningless.
 """
 from __future__ import annotations
 
@@ -13,10 +15,10 @@ import tempfile
 import time
 
 from ..compiler import compile as compile_model
-from ..errors import NirccError
 from ..util import check_output_dir
-from ._common import (add_semantics_args, add_target_args, load_model, read_inputs, semantics_from_args,
-                      target_options)
+from ._common import (add_semantics_args, add_target_args, load_model, semantics_from_args, target_options)
+from ._fidelity import (add_fidelity_args, check_gate, parse_min_agreement, print_header, print_warnings,
+                        read_fidelity_data, run_fidelity)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -30,11 +32,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--dump-after", action="append", default=[], metavar="PASS",
                    help="write the graph as .nir after this pass (repeatable; 'all' for every pass)")
     p.add_argument("--time-passes", action="store_true", help="print the time of each pass")
-    p.add_argument("--input", "-i", help="input spikes (.npy / .npz) for the fidelity check")
-    p.add_argument("--fidelity-steps", type=int, default=200, metavar="T",
-                   help="steps of random input for the fidelity check (default 200; 0 skips it)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random fidelity input")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    add_fidelity_args(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors (the fidelity check still runs)")
     return p
 
 
@@ -47,39 +46,25 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     options = target_options(args)[args.target]
     semantics = semantics_from_args(args)
+    gate = parse_min_agreement(args.min_agreement)
     check_output_dir(args.output)          # a directory nircc cannot replace: refused before the work
     g = load_model(args)
+    data = read_fidelity_data(args, g)      # a bad --fidelity-data file: refused before the work
     _progress(args, f"compiling {args.model} for {args.target}")
+    out = None if args.quiet else sys.stdout
     with tempfile.TemporaryDirectory(prefix="nircc-dump-") as dump_dir:
         res = compile_model(g, args.target, variant=args.variant, semantics=semantics, options=options,
                             dump_after=args.dump_after, dump_dir=dump_dir if args.dump_after else None,
                             time_passes=args.time_passes)
+        if out:
+            print_header(res, args.model, out)
+            summary = res.target.summary(res.program)
+            if summary:
+                print("resources:", file=out)
+                print(summary, file=out)
+            print_warnings(res.diagnostics, out)
+        rep = run_fidelity(res, args, data, out, _progress)
         files = res.save(args.output)      # the --dump-after graphs move into OUT with the artifact
-    if args.quiet:
-        return 0
-    out = sys.stdout
-    print(f"{args.model} -> {args.target} ({res.options.variant}), dt = {res.options.semantics.dt:g} s", file=out)
-    print(f"  semantics: {res.options.semantics.describe()}", file=out)
-    summary = res.target.summary(res.program)
-    if summary:
-        print("resources:", file=out)
-        print(summary, file=out)
-    warnings = res.diagnostics.warnings()
-    if warnings:
-        print(f"{len(warnings)} warning(s) (all in report.json):", file=out)
-        for d in warnings[:8]:
-            print(f"  {d}", file=out)
-        if len(warnings) > 8:
-            print(f"  ... {len(warnings) - 8} more", file=out)
-    if args.input or args.fidelity_steps > 0:
-        _progress(args, "checking fidelity against the reference simulator")
-        inputs = read_inputs(args.input, res.graph) if args.input else res.probe_inputs(args.fidelity_steps,
-                                                                                       seed=args.seed)
-        try:
-            print(res.fidelity(inputs).summary(), file=out)
-        except NirccError as e:
-            # the artifact is written and valid for the chip; the check is a report, not a gate
-            for err in e.errors:
-                print(f"nircc: warning: the fidelity check stopped: {NirccError.__str__(err)}", file=sys.stderr)
-    print(f"wrote {', '.join(str(f) for f in files)} in {time.perf_counter() - t0:.2f} s", file=out)
-    return 0
+    if out:
+        print(f"wrote {', '.join(str(f) for f in files)} in {time.perf_counter() - t0:.2f} s", file=out)
+    return check_gate(rep, gate)

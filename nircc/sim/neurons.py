@@ -12,7 +12,8 @@ All six share one update, written once here and in ``docs/semantics.md`` (sectio
     the v_leak term is skipped when v_leak is all zero)
 
 then, for the spiking types (IF, LIF, CubaLIF), the threshold and reset of the options in
-:class:`nircc.semantics.Semantics`.  States: ``v`` (all), ``i`` (Cuba types); with
+:class:`nircc.semantics.Semantics`, and with ``v_min="-threshold"`` the floor
+``v = max(v, -v_threshold)`` after the reset (sinabs' ``min_v_mem``).  States: ``v`` (all), ``i`` (Cuba types); with
 ``reset_timing="next_step"`` a private ``_z`` keeps the spikes awaiting their reset.
 """
 from __future__ import annotations
@@ -93,6 +94,7 @@ def _build(ctx: BuildContext, *, leaky: bool, cuba: bool, spiking: bool) -> Kern
         thr, v_reset, spikes = _spiking(ctx)
         zero_reset = sem.reset == "zero"
         next_step = sem.reset_timing == "next_step"
+        floor = -thr if sem.v_min == "-threshold" else None
     v0 = np.broadcast_to(v_leak, shape) if sem.initial_v == "leak" else np.zeros(shape)
 
     # The arrays stored in the state (i, v) and the returned spikes are new every step (the
@@ -131,6 +133,8 @@ def _build(ctx: BuildContext, *, leaky: bool, cuba: bool, spiking: bool) -> Kern
                 np.copyto(v, v_reset, where=fired)
             else:
                 v -= np.multiply(z, thr, out=tmp)
+        if floor is not None:
+            np.maximum(v, floor, out=v)
         s["v"] = v
         return z
 

@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import Diagnostics, NirccError
 from ..ir.graph import Graph
 from ..ir.load import load
-from ..semantics import Semantics, resolve_dt
+from ..semantics import Semantics
 from .registry import BuildContext, builder_for
 
 Record = Union[bool, Sequence[str]]
@@ -120,21 +120,24 @@ class Simulator:
     >>> sim.state["lif1"]["v"]                              # [4, *shape], end of step
 
     ``dt`` (seconds) overrides ``semantics.dt``; when both are None it is resolved from
-    the file (:func:`nircc.semantics.resolve_dt`).  ``semantics`` defaults to the NIR
-    defaults.  ``diagnostics`` explains the choices made.
+    the file (:func:`nircc.semantics.resolve_dt`).  ``semantics`` defaults to the preset of
+    the exporter detected from the file, else NIR's defaults
+    (:func:`nircc.provenance.resolve_semantics`); ``resolved`` says which and why, and
+    ``diagnostics`` explains the choices made.
     """
 
     def __init__(self, graph: Any, batch: int = 1, dt: Optional[float] = None,
                  semantics: Union[None, str, Semantics, dict] = None):
+        from ..provenance import resolve_semantics
+
         g = _as_graph(graph)
-        sem = Semantics.coerce(semantics)
         if int(batch) < 1:
             raise NirccError(f"batch must be >= 1, got {batch}", field="batch")
-        resolved, diags = resolve_dt(g, dt if dt is not None else sem.dt)
-        self.graph = g
+        self.resolved = resolve_semantics(g, semantics, dt)
+        self.graph = self.resolved.graph
         self.batch = int(batch)
-        self.semantics = sem.with_dt(resolved)
-        self.diagnostics = diags
+        self.semantics = self.resolved.semantics
+        self.diagnostics = self.resolved.diagnostics.copy()
         self._compile()
         self.reset()
 
@@ -300,7 +303,8 @@ def simulate(graph: Any, inputs: Any, dt: Optional[float] = None, semantics: Uni
                 without the batch axis is one sample: B = 1); bool/int/float
     dt:         seconds; overrides ``semantics.dt``; None: resolved from the file
     semantics:  a preset name, a :class:`~nircc.semantics.Semantics` or a dict of its options
-                (:meth:`~nircc.semantics.Semantics.coerce`; default: the NIR defaults)
+                (:meth:`~nircc.semantics.Semantics.coerce`; default: the detected exporter's
+                preset, else NIR's defaults: :func:`nircc.provenance.resolve_semantics`)
     record:     True (every node) or node names: also return per-step states
     """
     g = _as_graph(graph)

@@ -42,6 +42,12 @@ class LoihiTarget(Target):
     variants = VARIANTS
     default_variant = DEFAULT_VARIANT
     option_names = tuple(OPTIONS)
+    label = "Loihi 2"
+    semantics_rules = {"reset": ("zero",), "reset_timing": ("immediate",), "spike": ("single",),
+                       "v_min": ("none",), "initial_v": ("zero",)}
+    rule_words = {("reset", "zero"): "v = 0 after a spike (Lava's LIF: v[s] = 0)",
+                  ("reset_timing", "immediate"): "in the spike's step", ("spike", "single"): "one spike per step",
+                  ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
     description = "Intel Loihi 2 (Lava / lava-dl netx): fixed-point CUBA LIF layers, 128 neurocores per chip"
 
     def spec(self, variant: Optional[str] = None) -> LoihiSpec:

@@ -125,25 +125,6 @@ def read_options(raw: dict, errs: ErrorCollector) -> dict:
     return opts
 
 
-def check_semantics(g: Graph, sem: Semantics, errs: ErrorCollector) -> None:
-    """What Lava's LIF cannot realise: errors naming the first node and the option."""
-    spiking = [n for n in g.nodes if g.type(n) in SPIKING]
-    if spiking:
-        many = f"{len(spiking)} spiking node(s), e.g. '{spiking[0]}'"
-        if sem.reset == "subtract":
-            errs.add(f"Lava's LIF resets v to 0 after a spike (v[s] = 0); reset 'subtract' has no equivalent "
-                     f"({many}); compile with --reset zero", spiking[0], "reset", code="semantics")
-        if sem.reset_timing == "next_step":
-            errs.add(f"Lava's LIF resets in the spike's step ({many}); compile with --reset-timing immediate",
-                     spiking[0], "reset_timing", code="semantics")
-        if sem.spike == "multi":
-            errs.add(f"a Loihi neuron emits at most one spike per step ({many}); compile with --spike single",
-                     spiking[0], "spike", code="semantics")
-    if sem.initial_v == "leak":
-        for n in g.nodes:
-            if g.type(n) in ("LIF", "LI") + CUBA and np.any(np.asarray(g.op(n).v_leak) != 0):
-                errs.add("initial_v 'leak' starts v at v_leak != 0; Lava starts every membrane at 0", n, "initial_v",
-                         code="semantics")
 
 
 # ---------------------------------------------------------------------- paths
@@ -815,7 +796,6 @@ def lower(graph: Graph, spec: LoihiSpec, options) -> LoihiProgram:
     fm = spec.formats
     errs = ErrorCollector()
     opts = read_options(options.target_options, errs)
-    check_semantics(g, sem, errs)
     for n in g.nodes:
         t = g.type(n)
         if t not in POPULATION_TYPES + MAP_TYPES + ("Output",):

@@ -35,6 +35,9 @@ class SpeckTarget(Target):
     variants = VARIANTS
     default_variant = DEFAULT_VARIANT
     option_names = tuple(OPTIONS)
+    label = "Speck"
+    semantics_rules = {"reset_timing": ("immediate",), "initial_v": ("zero",)}
+    rule_words = {("reset_timing", "immediate"): "in the spike's event", ("initial_v", "zero"): "v = 0 at the start"}
     description = "SynSense Speck / DYNAP-CNN: convolutional SNNs on 9 event-driven CNN cores"
 
     def spec(self, variant: Optional[str] = None) -> SpeckSpec:

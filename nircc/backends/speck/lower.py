@@ -50,7 +50,8 @@ Parameters (per core; ``g`` = the layer's gain, see Quantization)::
                    = round(g * theta0)       for '>='
     return_to_zero = (reset == "zero")       ("subtract": v -= threshold_high)
     threshold_low  = -32640 (int16 minus the 128 margin; NIR's IF has no floor), or
-                     -round(g * theta0) with threshold_low="-threshold" (sinabs' from_nir),
+                     -round(g * theta0) with semantics v_min="-threshold" (the sinabs preset:
+                     sinabs' min_v_mem) or option threshold_low="-threshold",
                      raised to -32768 - min(bias) when a leak could leave int16
     biases         = round(g * dt * r_f * theta0/theta_f * b_f), leak_enable = any(biases != 0)
 
@@ -139,7 +140,7 @@ OPTIONS: dict[str, tuple] = {
     "dvs": ("auto", True, False),
     "dvs_sensor": (False, True),
     "bias_bits": (16, 8),
-    "threshold_low": ("min", "-threshold"),
+    "threshold_low": ("semantics", "min", "-threshold"),
     "layer2core": (None,),
 }
 
@@ -685,7 +686,10 @@ class _Lowering:
         elif strict:
             self.info("threshold-strict", f"NIR fires on v > {theta0:.6g}; Speck on v >= threshold_high: "
                       f"threshold_high = {tq} + 1 = {th} (v > {tq} <=> v >= {th} on integers)", L, "v_threshold")
-        tl = -tq if self.opt["threshold_low"] == "-threshold" else lo_min
+        floor = self.opt["threshold_low"]
+        if floor == "semantics":      # sinabs' min_v_mem = -v_threshold (semantics v_min) or none
+            floor = "-threshold" if self.sem.v_min == "-threshold" else "min"
+        tl = -tq if floor == "-threshold" else lo_min
         bmin = int(bq.min()) if bq.size else 0
         if tl + bmin < spec.state_range[0]:
             tl = spec.state_range[0] - bmin

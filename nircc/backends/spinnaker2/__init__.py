@@ -40,6 +40,11 @@ class SpiNNaker2Target(Target):
     variants = VARIANTS
     default_variant = DEFAULT_VARIANT
     option_names = tuple(OPTIONS)
+    label = "SpiNNaker2"
+    semantics_rules = {"spike": ("single",), "reset_timing": ("immediate",), "v_min": ("none",),
+                       "initial_v": ("zero",)}
+    rule_words = {("spike", "single"): "one spike per step", ("reset_timing", "immediate"): "in the spike's step",
+                  ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
     description = "SpiNNaker2 (py-spinnaker2): float32 LIF populations on 152-PE ARM chips"
 
     def spec(self, variant: Optional[str] = None) -> S2Spec:

@@ -119,21 +119,6 @@ def read_options(raw: dict, spec: S2Spec, errs: ErrorCollector) -> dict:
     return opts
 
 
-def check_semantics(g: Graph, sem: Semantics, errs: ErrorCollector) -> None:
-    """What the chip's update cannot realise (the '>=' comparison is mapped in
-    :func:`neuron_params`)."""
-    spiking = [n for n in g.nodes if g.type(n) in SPIKING]
-    if spiking and sem.spike == "multi":
-        errs.add(f"py-spinnaker2 neurons emit at most one spike per step ({len(spiking)} spiking nodes, e.g. "
-                 f"'{spiking[0]}'); compile with --spike single", field="spike", code="semantics")
-    if spiking and sem.reset_timing == "next_step":
-        errs.add(f"py-spinnaker2 resets in the spike's step ({len(spiking)} spiking nodes, e.g. '{spiking[0]}'); "
-                 "compile with --reset-timing immediate", field="reset_timing", code="semantics")
-    if sem.initial_v == "leak":
-        for n in g.nodes:
-            if g.type(n) in ("LIF", "LI") + CUBA and np.any(np.asarray(g.op(n).v_leak) != 0):
-                errs.add("initial_v 'leak' starts v at v_leak != 0; py-spinnaker2 starts every membrane at 0",
-                         n, "v_leak", code="semantics")
 
 
 # ---------------------------------------------------------------------- lags
@@ -436,7 +421,6 @@ def lower(graph: Graph, spec: S2Spec, options) -> S2Program:
     g, sem, diags = graph, options.semantics, options.diagnostics
     errs = ErrorCollector()
     opts = read_options(options.target_options, spec, errs)
-    check_semantics(g, sem, errs)
     for n in g.nodes:
         t = g.type(n)
         if t not in POPULATION_TYPES + MAP_TYPES + ("Output",):

@@ -40,6 +40,12 @@ class XyloTarget(Target):
     variants = VARIANTS
     default_variant = DEFAULT_VARIANT
     option_names = tuple(OPTIONS)
+    label = "Xylo"
+    semantics_rules = {"threshold": (">=",), "spike": ("multi",), "reset": ("subtract",),
+                       "reset_timing": ("immediate",), "v_min": ("none",), "initial_v": ("zero",)}
+    rule_words = {("threshold", ">="): "v >= threshold", ("spike", "multi"): "up to 31 spikes per step (hidden), 1 (readout)",
+                  ("reset", "subtract"): "v -= threshold per spike", ("reset_timing", "immediate"): "in the spike's step",
+                  ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
     description = "SynSense Xylo: one recurrent block of up to 1000 integer LIF neurons, 16 inputs, 8-32 readouts"
 
     def spec(self, variant: Optional[str] = None) -> XyloSpec:
@@ -59,6 +65,19 @@ class XyloTarget(Target):
         if options:
             raise NirccError(f"the Xylo emulator takes no options, got {sorted(options)}", field="options")
         return XyloEmulator(program)
+
+    def layer_spikes(self, program: XyloProgram, result: EmulatorResult) -> dict[str, np.ndarray]:
+        """Hidden populations from the recorded ``Spikes`` (ids in ``meta["hidden"]``), spiking
+        read-outs from the readout spikes of their Output."""
+        out = {}
+        spikes = result.states.get("Spikes")
+        if spikes is not None:
+            for node, (a, b) in program.meta.get("hidden", {}).items():
+                out[node] = spikes[..., a:b]
+        for name, o in program.meta.get("outputs", {}).items():
+            if o["kind"] == "spikes" and name in result.outputs:
+                out[o["population"]] = result.outputs[name]
+        return out
 
     def run(self, program: XyloProgram, inputs: Mapping[str, np.ndarray], record: bool = False) -> EmulatorResult:
         """NIR inputs (Input name -> spike counts ``[T, B, *shape]``, 0..15 per step: the

@@ -129,24 +129,6 @@ def read_options(raw: dict, errs: ErrorCollector) -> dict:
     return opts
 
 
-def check_semantics(g: Graph, sem: Semantics, diags: Diagnostics) -> None:
-    """One warning listing where the compile's spike rule differs from the chip's."""
-    spiking = [n for n in g.nodes if g.type(n) in SPIKING]
-    if not spiking:
-        return
-    diffs = []
-    if sem.threshold != ">=":
-        diffs.append(f"threshold '{sem.threshold}' (chip: v >= threshold)")
-    if sem.spike != "multi":
-        diffs.append(f"spike '{sem.spike}' (chip: up to 31 spikes per step for hidden, 1 for readout neurons)")
-    if sem.reset != "subtract":
-        diffs.append(f"reset '{sem.reset}' (chip: v -= threshold per spike)")
-    if sem.reset_timing != "immediate":
-        diffs.append(f"reset timing '{sem.reset_timing}' (chip: in the spike's step)")
-    if diffs:
-        diags.warn("semantics", "Xylo's neurons differ from the compile's semantics: " + "; ".join(diffs) +
-                   f" ({len(spiking)} spiking node(s)); the fidelity check measures the effect (compile with "
-                   "--semantics rockpool for Xylo's rule)", node=spiking[0], field="semantics", stage=STAGE)
 
 
 # ---------------------------------------------------------------------- structure
@@ -451,7 +433,6 @@ def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
         elif t not in ("Input", "Output") + NEURON_TYPES + MAP_TYPES:
             errs.add(f"{t} has no Xylo mapping", n, "type", code="unsupported-node")
     errs.raise_if_any()
-    check_semantics(g, sem, diags)
     net = extract(g, spec, errs, diags, float(sem.dt))
     errs.raise_if_any()
     assert net is not None
