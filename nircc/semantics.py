@@ -8,8 +8,9 @@ each backend.  Frameworks disagree on seven points, none of which a ``.nir`` fil
 option           values (default first)                     what it decides
 ===============  =========================================  ==============================
 ``dt``           seconds, or ``None`` (detect, see below)   length of one time step
-discretization   ``"euler"`` | ``"exact"``                  decay ``1 - dt/tau`` or
-                                                            ``exp(-dt/tau)``
+discretization   ``"euler"`` | ``"exact"`` | ``"rockpool"``   decay ``1 - dt/tau`` or
+                                                            ``exp(-dt/tau)``, and the
+                                                            input gains (:func:`decay`)
 reset            ``"zero"`` | ``"subtract"``                ``v = v_reset`` or ``v -= thr``
 reset_timing     ``"immediate"`` | ``"next_step"``          reset in the spike's step or in
                                                             the following one (snnTorch)
@@ -56,7 +57,7 @@ DEFAULT_DT = 1e-3
 
 #: Allowed values of each option; the first is the default (the NIR documentation's).
 CHOICES: dict[str, tuple[str, ...]] = {
-    "discretization": ("euler", "exact"),
+    "discretization": ("euler", "exact", "rockpool"),
     "reset": ("zero", "subtract"),
     "reset_timing": ("immediate", "next_step"),
     "spike": ("single", "multi"),
@@ -100,9 +101,11 @@ PRESETS: dict[str, Preset] = {
         "(snntorch/surrogate.py); export_nir.py writes r = tau_mem/dt, w_in = tau_syn/dt, dt = 1e-4",
     ),
     "rockpool": Preset(
-        {"discretization": "exact", "reset": "subtract", "spike": "multi", "threshold": ">="},
-        "synsense/rockpool @ 42cee1c9 rockpool/nn/modules/torch/lif_torch.py, lif_neuron_torch.py: "
-        "decays exp(-dt/tau), spikes = (v >= thr) * floor(v / thr), v -= spikes*thr in the same step",
+        {"discretization": "rockpool", "reset": "subtract", "spike": "multi", "threshold": ">="},
+        "synsense/rockpool 3.1.0 rockpool/nn/modules/torch/lif_torch.py LIFTorch.forward: isyn += x, "
+        "isyn *= exp(-dt/tau_syn), vmem *= exp(-dt/tau_mem), vmem += isyn (+ bias); spikes = (v >= thr) * "
+        "floor(v / thr) (StepPWL), v -= spikes*thr in the same step; nn/modules/torch/nir.py to_nir writes "
+        "r = tau_mem exp(-dt/tau_mem)/dt, w_in = 1 (benchmarks/deploy/fixtures/rockpool_lif_ff reproduces)",
     ),
     "sinabs": Preset(
         {"dt": 1.0, "discretization": "exact", "reset": "subtract", "spike": "multi", "threshold": ">=",
@@ -215,12 +218,12 @@ class Semantics:
     def with_dt(self, dt: Optional[float]) -> "Semantics":
         return dataclasses.replace(self, dt=dt)
 
-    def decay(self, tau: Any) -> tuple[np.ndarray, np.ndarray]:
+    def decay(self, tau: Any, role: str = "mem") -> tuple[np.ndarray, np.ndarray]:
         """``(a, b)`` of time constant(s) ``tau`` at this dt (which must be set): the
         update ``v <- a v + b (v_leak + r d)`` of docs/semantics.md; see :func:`decay`."""
         if self.dt is None:
             raise ValueError("Semantics.decay needs dt; resolve it first (resolve_dt / with_dt)")
-        return decay(tau, self.dt, self.discretization)
+        return decay(tau, self.dt, self.discretization, role)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able record of every option (written into results and artifacts)."""
@@ -239,12 +242,18 @@ class Semantics:
                 if f.name != "preset_name" and getattr(self, f.name) != getattr(other, f.name)}
 
 
-def decay(tau: Any, dt: float, discretization: str) -> tuple[np.ndarray, np.ndarray]:
-    """Decay ``a`` and input gain ``b`` (float64 arrays) of time constant(s) ``tau``:
+def decay(tau: Any, dt: float, discretization: str, role: str = "mem") -> tuple[np.ndarray, np.ndarray]:
+    """Decay ``a`` and input gain ``b`` (float64 arrays) of time constant(s) ``tau``, for the
+    update ``x <- a x + b (input)`` (``role`` "syn": the synaptic current of a Cuba node,
+    "mem": a membrane):
 
-    * ``euler``: ``a = 1 - dt/tau``, ``b = dt/tau`` (forward Euler of ``tau v' = -v + u``);
+    * ``euler``: ``a = 1 - dt/tau``, ``b = dt/tau`` (forward Euler of ``tau x' = -x + u``);
     * ``exact``: ``a = exp(-dt/tau)``, ``b = -expm1(-dt/tau)`` (= ``1 - a``; the exact
-      solution over one step with ``u`` held constant).
+      solution over one step with ``u`` held constant);
+    * ``rockpool``: ``a = exp(-dt/tau)``; the synapse adds its input before it decays
+      (``b = a``: ``i = a (i + w_in x)``) and the membrane adds the current undecayed with
+      the gain rockpool's ``r = tau exp(-dt/tau)/dt`` encodes: ``b = (dt/tau) exp(dt/tau)``, so
+      ``b r = 1`` (rockpool's ``LIFTorch``: ``vmem = a vmem + isyn``).
 
     The single definition used by the simulator and by whoever derives chip decays."""
     h = float(dt) / np.asarray(tau, dtype=np.float64)
@@ -252,6 +261,9 @@ def decay(tau: Any, dt: float, discretization: str) -> tuple[np.ndarray, np.ndar
         return 1.0 - h, h
     if discretization == "exact":
         return np.exp(-h), -np.expm1(-h)
+    if discretization == "rockpool":
+        a = np.exp(-h)
+        return a, (a.copy() if role == "syn" else h * np.exp(h))
     raise ValueError(f"unknown discretization {discretization!r}")
 
 

@@ -46,7 +46,7 @@ def test_defaults_are_the_nir_documentation():
     ("nir", {}),
     ("norse", {"dt": 1e-3, "initial_v": "leak"}),
     ("snntorch", {"reset": "subtract", "reset_timing": "next_step"}),
-    ("rockpool", {"discretization": "exact", "reset": "subtract", "spike": "multi", "threshold": ">="}),
+    ("rockpool", {"discretization": "rockpool", "reset": "subtract", "spike": "multi", "threshold": ">="}),
     ("sinabs", {"dt": 1.0, "discretization": "exact", "reset": "subtract", "spike": "multi", "threshold": ">=",
                 "v_min": "-threshold"}),
     ("lava-dl", {}),
@@ -95,7 +95,7 @@ def test_bad_dt(dt):
 def test_to_dict_round_trip_and_frozen():
     s = Semantics.from_options("rockpool", dt=2e-4)
     d = s.to_dict()
-    assert d == {"dt": 2e-4, "discretization": "exact", "reset": "subtract", "reset_timing": "immediate",
+    assert d == {"dt": 2e-4, "discretization": "rockpool", "reset": "subtract", "reset_timing": "immediate",
                  "spike": "multi", "threshold": ">=", "initial_v": "zero", "v_min": "none",
                  "preset_name": "rockpool"}
     assert Semantics(**d) == s

@@ -48,7 +48,7 @@ def test_sim_preset_and_overrides(tmp_path, lif_input, capsys):
     with np.load(out) as z:
         sem = json.loads(str(z["semantics"]))
     assert (sem["preset_name"], sem["discretization"], sem["spike"], sem["threshold"]) == \
-        ("rockpool", "exact", "single", ">=")
+        ("rockpool", "rockpool", "single", ">=")
     # without -o: only the summary; the file's missing dt is reported on stderr
     assert main(["sim", LIF, "-i", str(lif_input)]) == 0
     err = capsys.readouterr().err

@@ -103,8 +103,11 @@ def test_batch_equals_samples_one_by_one(preset):
     for b in range(6):
         one = simulate(g, x[:, b:b + 1], semantics=sem, record=True)
         np.testing.assert_array_equal(one.states["lif"]["output"][:, 0], res.states["lif"]["output"][:, b])
-        np.testing.assert_allclose(one.outputs["output"][:, 0], res.outputs["output"][:, b], rtol=0, atol=1e-12)
-        np.testing.assert_allclose(one.states["lif"]["v"][:, 0], res.states["lif"]["v"][:, b], rtol=0, atol=1e-12)
+        # float64 rounding differs between BLAS paths (gemm vs gemv): equal to rounding of the
+        # largest value (multi-spike subtraction cancels large membranes)
+        for got, want in ((one.outputs["output"][:, 0], res.outputs["output"][:, b]),
+                          (one.states["lif"]["v"][:, 0], res.states["lif"]["v"][:, b])):
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * max(1.0, float(np.abs(want).max())))
 
 
 def test_stepping_api_equals_simulate():

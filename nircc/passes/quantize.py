@@ -97,7 +97,7 @@ __all__ = [
 ]
 
 ROUNDING = ("half_even", "half_away", "floor", "trunc")
-DISCRETIZATIONS = ("euler", "exact")
+DISCRETIZATIONS = ("euler", "exact", "rockpool")   # the last two decay by exp(-dt/tau)
 F64 = np.float64
 ArrayLike = Union[np.ndarray, float, Sequence[float]]
 

@@ -5,6 +5,8 @@ All six share one update, written once here and in ``docs/semantics.md`` (sectio
 
     decay of a time constant tau:  euler  a = 1 - dt/tau,   b = dt/tau
                                    exact  a = exp(-dt/tau), b = -expm1(-dt/tau)  (= 1 - a)
+                                   rockpool  a = exp(-dt/tau), b = a (synapse) or
+                                             (dt/tau) exp(dt/tau) (membrane)
     synaptic current (CubaLI/F):   i = a_syn * i + (b_syn * w_in) * x
     membrane (LI/F, CubaLI/F):     v = a_mem * v + (b_mem * v_leak) + (b_mem * r) * d
     membrane (I, IF):              v = v + (dt * r) * d
@@ -30,7 +32,7 @@ def decay(ctx: BuildContext, field: str) -> tuple[np.ndarray, np.ndarray]:
     tau = ctx.param(field)
     if not np.all(np.isfinite(tau)) or np.any(tau <= 0):
         raise ctx.error(f"time constants must be positive and finite, got min {float(np.min(tau)):g}", field)
-    a, b = ctx.semantics.decay(tau)
+    a, b = ctx.semantics.decay(tau, "syn" if field == "tau_syn" else "mem")
     if np.any(a < 0):
         ctx.diagnostics.warn(
             "euler-unstable", f"dt = {ctx.dt:g} s exceeds the time constant (min {float(np.min(tau)):g} s): "

@@ -554,7 +554,7 @@ def neuron_plan(g: Graph, node: str, beta: np.ndarray, sem: Semantics, rounding:
     elif t in ("IF", "I"):
         k_in, bias_v = dt * r, dt * r * beta
     else:
-        _, b_s = decay(get("tau_syn"), dt, sem.discretization)
+        _, b_s = decay(get("tau_syn"), dt, sem.discretization, "syn")
         _, b_m = decay(get("tau_mem"), dt, sem.discretization)
         w_in = get("w_in")
         k_in = b_m * r * b_s * w_in

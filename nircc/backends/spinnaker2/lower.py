@@ -274,7 +274,7 @@ def neuron_params(g: Graph, node: str, model: str, sem: Semantics, gain: float, 
             errs.add(f"time constants must be positive and finite, got min {float(np.min(tau)):g}", node, name,
                      code="param")
             return None
-        a, b = decay(tau, dt, sem.discretization)
+        a, b = decay(tau, dt, sem.discretization, "syn" if name == "tau_syn" else "mem")
         if np.any(a < 0):
             diags.warn("euler-unstable", f"dt = {dt:g} s exceeds the time constant (min {float(tau.min()):g} s): "
                        f"alpha {float(a.min()):.3g} < 0", node=node, field=name, stage=STAGE)

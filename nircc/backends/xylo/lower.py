@@ -357,7 +357,7 @@ def neuron_plan(g: Graph, v: str, sem: Semantics, beta: np.ndarray, errs: ErrorC
         _, b_mem = decay(_param(g, v, tau_name), dt, sem.discretization)
         gain_v = b_mem * r
     if t in CUBA:
-        _, b_syn = decay(_param(g, v, "tau_syn"), dt, sem.discretization)
+        _, b_syn = decay(_param(g, v, "tau_syn"), dt, sem.discretization, "syn")
         w_in = _param(g, v, "w_in")
         k = gain_v * b_syn * w_in / alpha_s
         bias_v = gain_v * w_in * beta
