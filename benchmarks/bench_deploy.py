@@ -106,7 +106,8 @@ def main(argv=None) -> int:
     print("|" + "---|" * len(head))
     for r in rows:
         ref = f"{r['ref_acc']:.1%} / {r['ref_agree']:.1%}"
-        ref += " (exact)" if r["ref_entries_differ"] == 0 else f" ({r['ref_entries_differ']} of {r['entries']} entries differ)"
+        differ = r["ref_entries_differ"]
+        ref += " (exact)" if differ == 0 else f" ({differ} of {r['entries']} entries differ)"
         if not r["faithful"]:
             ref += " — the export drops trained parameters"
         cells = []

@@ -255,7 +255,8 @@ def activity(ref_spikes: dict[str, np.ndarray], chip_spikes: dict[str, np.ndarra
         r = np.nan_to_num(np.asarray(r, dtype=np.float64)).reshape(r.shape[0], r.shape[1], -1)
         per_ref = r.sum(axis=(0, 1))
         steps = max(1, r.shape[0] * r.shape[1])
-        lay = LayerActivity(node=node, neurons=int(r.shape[2]), ref_rate=float(per_ref.sum() / steps / max(1, r.shape[2])),
+        lay = LayerActivity(node=node, neurons=int(r.shape[2]),
+                            ref_rate=float(per_ref.sum() / steps / max(1, r.shape[2])),
                             ref_silent=int(np.count_nonzero(per_ref == 0)))
         c = chip_spikes.get(node)
         if c is not None:
@@ -301,8 +302,8 @@ def flags(rep: FidelityReport, ref_outputs: dict[str, np.ndarray], ref_states: d
                             name))
     for lay in rep.layers:
         if lay.dead:
-            out.append(Flag("dead-neurons", f"{lay.dead} of {lay.neurons} neurons of {lay.node!r} fire in the reference "
-                            "but never on the chip", lay.node))
+            out.append(Flag("dead-neurons", f"{lay.dead} of {lay.neurons} neurons of {lay.node!r} fire in the "
+                            "reference but never on the chip", lay.node))
         if lay.ref_silent == lay.neurons and lay.neurons:
             out.append(Flag("silent-layer", f"layer {lay.node!r} never fires in the reference on this input", lay.node))
     return out

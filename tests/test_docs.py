@@ -32,3 +32,16 @@ def test_readme_python_block_runs_as_written(tmp_path):
         assert lines[-1].startswith("target 'xylo': the vendor SDK 'samna' is not importable")
     assert sorted(p.name for p in (tmp_path / "out" / "xylo").iterdir()) == ["report.json", "xylo.json",
                                                                            "xylo_spec.npz"]
+
+
+def test_readme_shows_the_first_commands_real_output(tmp_path):
+    """The output block after "The first command prints" is what the command prints (the
+    run time aside), so the README cannot drift from the compiler."""
+    text = (ROOT / "README.md").read_text()
+    shown = re.search(r"The first command prints[^\n]*\n\n```\n(.*?)```", text, flags=re.S).group(1)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    proc = subprocess.run([sys.executable, "-m", "nircc", "examples/braille_rnn.nir", "--target", "xylo", "-o",
+                           "out/xylo"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    got = re.sub(r" in [0-9.]+ s\n$", " in 0.12 s\n", proc.stdout)
+    assert got == shown

@@ -63,7 +63,8 @@ def test_a_rule_the_chip_lacks_compiles_with_its_closest_and_one_warning(target,
 def test_initial_v_leak_matters_only_with_a_leak(target):
     sem = dataclasses.replace(Semantics.preset("rockpool" if target == "xylo" else "nir"), initial_v="leak")
     quiet = nircc.compile(two_layers(), target, dt=1e-3, semantics=sem)
-    assert quiet.options.semantics == quiet.model_semantics and not quiet.diagnostics.with_code("semantics-approximated")
+    assert quiet.options.semantics == quiet.model_semantics
+    assert not quiet.diagnostics.with_code("semantics-approximated")
     if target == "xylo":
         return  # Xylo has no v_leak
     res = nircc.compile(two_layers(v_leak=0.2), target, dt=1e-3, semantics=sem)

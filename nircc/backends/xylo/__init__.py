@@ -43,8 +43,10 @@ class XyloTarget(Target):
     label = "Xylo"
     semantics_rules = {"threshold": (">=",), "spike": ("multi",), "reset": ("subtract",),
                        "reset_timing": ("immediate",), "v_min": ("none",), "initial_v": ("zero",)}
-    rule_words = {("threshold", ">="): "v >= threshold", ("spike", "multi"): "up to 31 spikes per step (hidden), 1 (readout)",
-                  ("reset", "subtract"): "v -= threshold per spike", ("reset_timing", "immediate"): "in the spike's step",
+    rule_words = {("threshold", ">="): "v >= threshold",
+                  ("spike", "multi"): "up to 31 spikes per step (hidden), 1 (readout)",
+                  ("reset", "subtract"): "v -= threshold per spike",
+                  ("reset_timing", "immediate"): "in the spike's step",
                   ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
     description = "SynSense Xylo: one recurrent block of up to 1000 integer LIF neurons, 16 inputs, 8-32 readouts"
 
