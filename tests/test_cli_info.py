@@ -35,6 +35,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 # ----------------------------------------------------------------------------- examples
 TINY_LIF = """\
 {path} (NIR 1.0.8): 6 nodes, 5 edges
+semantics: snntorch, detected from r = tau/dt on 2 nodes (dt = 0.0001 s), the dt snnTorch's export_to_nir writes; --semantics nir to override
 
 nodes (evaluation order)
   name    type    input  output  params
@@ -87,7 +88,10 @@ def test_info_json_is_deterministic_and_complete(capsys):
     assert code == 0
     info = json.loads(text)
     assert run_info(capsys, EXAMPLES / "braille_rnn.nir", "--json")[1] == text
-    assert set(info) == {"model", "nir_version", "nodes", "edges", "recurrent_cycles", "totals", "diagnostics"}
+    assert set(info) == {"model", "nir_version", "nodes", "edges", "recurrent_cycles", "totals", "diagnostics",
+                         "semantics"}
+    assert (info["semantics"]["exporter"], info["semantics"]["chosen_by"]) == ("snntorch", "detected")
+    assert info["semantics"]["options"]["reset_timing"] == "next_step"
     assert info["nodes"][2] == {"name": "lif1", "type": "CubaLIF", "input_shape": [38], "output_shape": [38],
                                 "params": 266}
     assert {"source": "w_rec", "target": "lif1", "recurrent": True} in info["edges"]

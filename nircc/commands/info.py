@@ -3,7 +3,8 @@
 Prints the nodes in evaluation order (name, type, input and output shape, number of
 parameter entries), the edges (a recurrent edge, whose target reads the source's value of
 the previous time step, is marked), the recurrent cycles, totals (neurons by type,
-synapses, parameters) and the repairs the tolerant reader made.  ``--json`` prints the
+synapses, parameters), the exporter detected with the semantics a compile would use by
+default (nircc.provenance), and the repairs the tolerant reader made.  ``--json`` prints the
 same as deterministic JSON; ``--strict`` turns every repair into an error.
 
 Counting rules:
@@ -77,7 +78,21 @@ def summarize(g: Graph) -> dict[str, Any]:
             "parameters": sum(d["params"] for d in nodes),
         },
         "diagnostics": g.diagnostics.to_list(),
+        "semantics": _semantics(g),
     }
+
+
+def _semantics(g: Graph) -> dict[str, Any]:
+    """The exporter detected and the default semantics it implies (nircc.provenance)."""
+    from ..errors import NirccError
+    from ..provenance import resolve_semantics
+
+    try:
+        r = resolve_semantics(g)
+    except NirccError as e:           # e.g. conflicting dts: the compile would say the same
+        return {"header": f"undecided: {NirccError.__str__(e)}", "exporter": None, "candidates": [],
+                "evidence": {}, "chosen_by": None, "options": None}
+    return {**r.to_dict(), "options": r.semantics.to_dict()}
 
 
 def _table(rows: list[list[str]], right: set[int], indent: str = "  ") -> list[str]:
@@ -98,7 +113,8 @@ def render(info: dict[str, Any]) -> str:
     """The human-readable form of :func:`summarize`'s result."""
     t = info["totals"]
     version = f" (NIR {info['nir_version']})" if info.get("nir_version") else ""
-    lines = [f"{info['model']}{version}: {t['nodes']} nodes, {t['edges']} edges", "", "nodes (evaluation order)"]
+    lines = [f"{info['model']}{version}: {t['nodes']} nodes, {t['edges']} edges",
+             f"semantics: {info['semantics']['header']}", "", "nodes (evaluation order)"]
     rows = [["name", "type", "input", "output", "params"]]
     rows += [[d["name"], d["type"], _shape(d["input_shape"]), _shape(d["output_shape"]), f"{d['params']:,}"]
              for d in info["nodes"]]
