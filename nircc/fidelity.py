@@ -30,7 +30,8 @@ never fire and those that fire in the reference but never on the chip.
 figure: ``silent-reference`` (the reference output never fires: a silent chip would agree
 100 %), ``silent-chip``, ``diverged-reference`` (non-finite or exploding state or spike
 counts), ``dead-neurons`` (neurons that fire in the reference but never on the chip),
-``silent-layer`` (a layer that never fires in the reference on this input).
+``saturated-neurons`` (fire in at least 90 % of the chip's steps, under half as often in the
+reference), ``silent-layer`` (a layer that never fires in the reference on this input).
 """
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ DECISIONS = ("mean", "max", "last")
 #: means the reference diverged
 EXPLODE_STATE = 1e6
 EXPLODE_SPIKES = 1e3
+#: a chip neuron firing in at least this fraction of its steps is saturated (if the reference
+#: fires it less than half as often)
+SATURATED = 0.9
 SPIKING = ("IF", "LIF", "CubaLIF", "Threshold")
 
 
@@ -94,6 +98,7 @@ class LayerActivity:
     chip_rate: Optional[float] = None    # None: the emulator does not record this layer
     chip_silent: Optional[int] = None
     dead: Optional[int] = None           # fire in the reference, never on the chip
+    saturated: Optional[int] = None      # fire in >= 90 % of the chip's steps, under half as often in the reference
 
     def to_dict(self) -> dict:
         return to_jsonable(self.__dict__)
@@ -166,7 +171,8 @@ class FidelityReport:
                              f"{_pct(o.decision_agreement)}")
         for lay in self.layers:
             chip = "not recorded" if lay.chip_rate is None else f"{lay.chip_rate:.3f}"
-            dead = f", {lay.dead} dead on chip" if lay.dead else ""
+            dead = (f", {lay.dead} dead on chip" if lay.dead else "") + \
+                (f", {lay.saturated} saturated on chip" if lay.saturated else "")
             lines.append(f"  layer {lay.node} ({lay.neurons} neurons): spikes/neuron/step reference "
                          f"{lay.ref_rate:.3f}, chip {chip}{dead}")
         return "\n".join(lines)
@@ -266,6 +272,8 @@ def activity(ref_spikes: dict[str, np.ndarray], chip_spikes: dict[str, np.ndarra
                 lay.chip_rate = float(per_chip.sum() / max(1, c.shape[0] * c.shape[1]) / max(1, c.shape[2]))
                 lay.chip_silent = int(np.count_nonzero(per_chip == 0))
                 lay.dead = int(np.count_nonzero((per_ref > 0) & (per_chip == 0)))
+                busy = (c > 0).sum(axis=(0, 1)) >= SATURATED * c.shape[0] * c.shape[1]
+                lay.saturated = int(np.count_nonzero(busy & (per_ref * c.shape[0] < 0.5 * per_chip * r.shape[0])))
         out.append(lay)
     return out
 
@@ -304,6 +312,9 @@ def flags(rep: FidelityReport, ref_outputs: dict[str, np.ndarray], ref_states: d
         if lay.dead:
             out.append(Flag("dead-neurons", f"{lay.dead} of {lay.neurons} neurons of {lay.node!r} fire in the "
                             "reference but never on the chip", lay.node))
+        if lay.saturated:
+            out.append(Flag("saturated-neurons", f"{lay.saturated} of {lay.neurons} neurons of {lay.node!r} fire in "
+                            "at least 90 % of the chip's steps, under half as often in the reference", lay.node))
         if lay.ref_silent == lay.neurons and lay.neurons:
             out.append(Flag("silent-layer", f"layer {lay.node!r} never fires in the reference on this input", lay.node))
     return out

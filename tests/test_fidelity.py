@@ -46,6 +46,21 @@ def test_compare_output_by_hand():
                         "(3 reference vs 2 chip spikes), per step 81.2%, first divergence step 1")
 
 
+def test_layer_activity_by_hand():
+    ref = np.zeros((10, 2, 3))
+    chip = np.zeros((10, 2, 3))
+    ref[:, :, 0] = 1               # neuron 0 fires every step in both: busy, not saturated
+    chip[:, :, 0] = 1
+    ref[0, 0, 1] = 1               # neuron 1: once in the reference, every step on the chip: saturated
+    chip[:, :, 1] = 1
+    ref[3, 1, 2] = 1               # neuron 2: once in the reference, never on the chip: dead
+    (lay,) = F.activity({"h": ref}, {"h": chip})
+    assert (lay.neurons, lay.ref_silent, lay.chip_silent, lay.dead, lay.saturated) == (3, 0, 1, 1, 1)
+    assert (lay.ref_rate, lay.chip_rate) == (pytest.approx(22 / 60), pytest.approx(40 / 60))
+    (missing,) = F.activity({"h": ref}, {})
+    assert (missing.chip_rate, missing.dead, missing.saturated) == (None, None, None)
+
+
 # ----------------------------------------------------------------------------- flags
 def test_a_silent_reference_is_flagged_not_reported_as_perfect():
     """The sinabs CNN with NIR's defaults (dt 1 ms: the IF adds 1e-3 x per step) never fires."""
