@@ -231,6 +231,17 @@ def resolve_semantics(g: "Graph", semantics: Any = None, dt: Optional[float] = N
                        f"{'|'.join(det.candidates)} for the framework's rules", field="semantics", stage="semantics")
     if overrides:
         sem = Semantics.from_options(sem.preset_name, **overrides)
+    if det.exporter is not None and (chosen == "user" or overrides):
+        # the reference is the model as the user describes it: say where that is not the
+        # exporter's rule (no chip needs such an override: Target.realise_semantics)
+        theirs = Semantics.preset(det.exporter)
+        diff = {k: v for k, v in sem.differences(theirs).items() if k != "dt"}
+        if diff:
+            words = ", ".join(f"{k} {mine!r} (not {det.exporter}'s {other!r})" for k, (mine, other) in diff.items())
+            diags.warn("semantics-override", f"the reference uses {words} as given, though the file looks like "
+                       f"{det.exporter}'s: fidelity is measured against that model; chips need no override (each "
+                       "runs its closest rule), so drop it to measure against the model as trained",
+                       field="semantics", stage="semantics")
     dt_value, dt_diags = resolve_dt(g, dt if dt is not None else sem.dt)
     diags.extend(dt_diags)
     sem = sem.with_dt(dt_value)

@@ -137,8 +137,15 @@ def test_single_options_apply_on_top_of_the_detected_preset():
     r = resolve_semantics(nircc.load(PAPER / "braille_noDelay_bias_zero.nir"), {"reset": "zero"})
     assert (r.semantics.preset_name, r.semantics.reset, r.semantics.reset_timing) == ("snntorch", "zero", "next_step")
     assert r.header().startswith("snntorch with reset 'zero' as given, detected from r = tau/dt")
+    (d,) = r.diagnostics.with_code("semantics-override")
+    assert d.message.startswith("the reference uses reset 'zero' (not snntorch's 'subtract') as given, though the "
+                                "file looks like snntorch's")
     user = resolve_semantics(nircc.load(PAPER / "braille_noDelay_bias_zero.nir"), "norse")
     assert user.chosen_by == "user" and user.header() == "norse, as given (the file looks like snntorch's)"
+    assert "reset_timing 'immediate' (not snntorch's 'next_step')" in user.diagnostics.with_code(
+        "semantics-override")[0].message
+    assert not resolve_semantics(nircc.load(PAPER / "braille_noDelay_bias_zero.nir"), "snntorch").diagnostics.with_code(
+        "semantics-override")
 
 
 def test_cli_check_prints_the_semantics_once(capsys):
