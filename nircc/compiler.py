@@ -149,11 +149,7 @@ class CompileResult:
                              field="decision")
         arrays = self._inputs(inputs)
         steps, batch = next(iter(arrays.values())).shape[:2]
-        if labels is not None:
-            labels = np.asarray(labels)
-            if labels.dtype.kind not in "iub" or labels.reshape(-1).shape != (batch,):
-                raise NirccError(f"labels must be {batch} integer class indices (one per sample), got "
-                                 f"{labels.dtype} {list(labels.shape)}", field="labels")
+        labels = _fid.check_labels(labels, batch)
         g = self.graph
         spiking_nodes = [n for n in g.nodes if g.type(n) in _fid.SPIKING[:3]]
         leaky = [n for n in g.nodes if g.type(n) in ("LI", "LIF", "CubaLI", "CubaLIF", "I", "IF")]

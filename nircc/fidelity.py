@@ -187,6 +187,19 @@ def _count(n: int) -> str:
     return s if len(s) <= 12 else f"{s[:3]}...({len(s)} digits)"
 
 
+def check_labels(labels: Any, batch: int, what: str = "labels", field: str = "labels") -> Optional[np.ndarray]:
+    """``labels`` as ``[B]`` integer class indices, or a NirccError naming ``what``."""
+    if labels is None:
+        return None
+    from .errors import NirccError
+
+    arr = np.asarray(labels)
+    if arr.dtype.kind not in "iub" or arr.reshape(-1).shape != (batch,):
+        raise NirccError(f"{what} must be {batch} integer class indices (one per sample), got {arr.dtype} "
+                         f"{list(arr.shape)}", field=field)
+    return arr.reshape(-1)
+
+
 def _is_spiking(ref: np.ndarray) -> bool:
     return bool(np.all(np.equal(np.mod(ref, 1), 0)) and np.all(ref >= 0))
 

@@ -5,10 +5,9 @@ import argparse
 import sys
 from typing import Any, Optional, TextIO
 
-import numpy as np
 
 from ..errors import Diagnostics, NirccError
-from ..fidelity import DECISIONS, FidelityReport
+from ..fidelity import DECISIONS, FidelityReport, check_labels
 from ..ir import Graph
 from ..sim.simulator import coerce_inputs
 from ._common import read_inputs
@@ -74,12 +73,7 @@ def read_fidelity_data(args: argparse.Namespace, g: Graph) -> Optional[tuple[Any
         ignored = sorted(k for k in data if k not in named and k not in INPUT_KEYS)
         data = named
     arrays = coerce_inputs(g, data, lead="TB")
-    steps, batch = next(iter(arrays.values())).shape[:2]
-    if labels is not None:
-        labels = np.asarray(labels)
-        if labels.dtype.kind not in "iub" or labels.reshape(-1).shape != (batch,):
-            raise NirccError(f"'labels' in {path!r} must be {batch} integer class indices, got {labels.dtype} "
-                             f"{list(labels.shape)}", field="fidelity_data")
+    labels = check_labels(labels, next(iter(arrays.values())).shape[1], f"'labels' in {path!r}", "fidelity_data")
     desc = f"{path}" + (" with labels" if labels is not None else "") + \
         (f" (ignored: {', '.join(ignored)})" if ignored else "")
     return arrays, labels, desc
