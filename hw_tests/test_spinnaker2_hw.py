@@ -49,8 +49,7 @@ def run_on_board(hw, res, x: np.ndarray):
     sdk = res.target.to_sdk(res.program, {res.graph.inputs[0]: x})
     board, _ = hw
     board.run(sdk.network, sdk.timesteps, sys_tick_in_s=sdk.sys_tick_in_s)
-    return sdk, {o: sdk.spikes(info["population"]) for o, info in res.program.meta["outputs"].items()
-                 if info["kind"] == "spikes"}
+    return sdk, {o: sdk.spikes(info["population"]) for o, info in sdk.outputs.items() if info["kind"] == "spikes"}
 
 
 def emulated(res, x: np.ndarray) -> dict:

@@ -11,6 +11,7 @@ import nir
 import numpy as np
 import pytest
 
+from nircc.backends.io import program_io
 import nircc
 from nircc.backends.loihi.partition import partition
 from nircc.backends.loihi.program import ConvLayer, DenseLayer, FlattenLayer, netx_synapse
@@ -225,7 +226,7 @@ def test_li_readout_output_in_reference_units():
               n=nir.LI(tau=arr(1, 0.004), r=arr(1, 1.0), v_leak=arr(1, 0.0)), o=O(np.array([1])))
     res = compiled(g, weight_scale=64)
     lay = res.program.layer("n")
-    assert lay.neurons.vth == 131071 and res.program.meta["outputs"]["o"]["kind"] == "v"
+    assert lay.neurons.vth == 131071 and program_io(res.program).output("o").kind == "v"
     x = np.zeros((6, 1, 1))
     x[0] = 1
     y = res.emulate(x).outputs["o"][:, 0, 0]

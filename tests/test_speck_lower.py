@@ -10,6 +10,7 @@ import nir
 import numpy as np
 import pytest
 
+from nircc.backends.io import program_io
 import nircc
 from nircc.errors import NirccError
 from nircc.semantics import Semantics
@@ -222,7 +223,7 @@ def test_linear_after_flatten_is_a_full_kernel():
     lay = res.program.layers[0]
     assert (lay.kernel, lay.input_shape, lay.output_shape, lay.threshold_high) == (3, (2, 3, 3), (4, 1, 1), 151)
     assert np.array_equal(lay.weights, (w.reshape(4, 2, 3, 3) * 64).astype(np.int8))
-    assert res.program.meta["nir"]["outputs"]["output"]["shape"] == [4]
+    assert program_io(res.program).output("output").shape == (4,)
     assert_exact(res, rand_input((2, 3, 3), hi=2))
 
 
@@ -320,7 +321,7 @@ def test_fan_out_and_merge_by_feature_shift():
     d = [lay for lay in p.layers if lay.name == "d"][0]
     assert d.input_shape == (5, 6, 6)
     assert [(x.layer, x.feature_shift) for x in p.layer(2).destinations] == [(3, 3)]
-    assert res.program.meta["nir"]["layers"]["d"] == ["cd", "ce", "d"]
+    assert res.program.meta["layers"]["d"] == ["cd", "ce", "d"]
     assert res.report["resources"]["layers"]["d"]["inputs"] == [
         {"source": "b", "via": [], "weights": "cd", "pooling": 1, "feature_shift": 0},
         {"source": "c", "via": [], "weights": "ce", "pooling": 1, "feature_shift": 3}]

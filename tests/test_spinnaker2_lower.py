@@ -8,6 +8,7 @@ import nir
 import numpy as np
 import pytest
 
+from nircc.backends.io import program_io
 import nircc
 from nircc.fidelity import align, compare, pad_steps, poisson_inputs
 from nircc.semantics import Semantics
@@ -137,7 +138,7 @@ def test_li_readout_records_v_in_reference_units():
     res = build(g, weight_scale=4)                          # integers 4, -2, 1, 4: exact
     pop = res.program.population("n")
     assert pop.params["threshold"] == np.finfo(F32).max and pop.record == ["v"]
-    assert res.program.meta["outputs"]["out"]["kind"] == "v"
+    assert program_io(res.program).output("out").kind == "v"
     x = poisson_inputs({"inp": (2,)}, 60, 3, 0.3, seed=1)
     ref = simulate(res.graph, x, dt=DT).outputs["out"]
     chip = res.target.run(res.program, pad_steps(x, 1)).outputs["out"][1:]

@@ -12,6 +12,7 @@ import nir
 import numpy as np
 import pytest
 
+from nircc.backends.io import program_io
 import nircc
 from nircc.backends.xylo.emit import load_program, rockpool_arrays
 from nircc.cli import main
@@ -76,7 +77,7 @@ def test_small_graph_integers_by_hand():
     assert p.weights_in[..., 0].tolist() == (128 * W1.T).astype(int).tolist()
     assert p.weights_out.tolist() == (128 * W2.T).astype(int).tolist()
     assert not p.weights_rec.any() and not p.weights_in[..., 1].any()
-    assert not p.bias_enable and p.meta["latency"] == {"out": 1}
+    assert not p.bias_enable and program_io(p).latency == {"out": 1}
 
 
 def test_channel_and_global_gains():
@@ -103,7 +104,7 @@ def test_two_hidden_layers_lag_and_recurrence():
                ("h2", "fc3"), ("fc3", "o"), ("o", "out")])
     res = compile_(g)
     p = res.program
-    assert p.meta["hidden"] == {"h1": [0, 3], "h2": [3, 7]} and p.meta["latency"] == {"out": 2}
+    assert p.meta["hidden"] == {"h1": [0, 3], "h2": [3, 7]} and program_io(p).latency == {"out": 2}
     w = p.weights_rec[..., 0]
     assert np.count_nonzero(w[:3, :3]) == 3 and np.all(w[:3, 3:] > 0) and not w[3:].any()
     assert not p.weights_out[:3].any() and p.weights_out[3:].all()

@@ -14,6 +14,7 @@ import nir
 import numpy as np
 import pytest
 
+from nircc.backends.io import program_io
 import nircc
 from nircc.backends.xylo.emit import load_program
 from nircc.errors import NirccError
@@ -183,8 +184,9 @@ def test_run_concatenates_inputs_and_clips_at_15():
               [("a", "fa"), ("b", "fb"), ("fa", "h"), ("fb", "h"), ("h", "f2"), ("f2", "o"), ("o", "out")])
     res = compile_(g)
     p = res.program
-    assert p.meta["inputs"] == {"a": {"offset": 0, "size": 2, "shape": [2]}, "b": {"offset": 2, "size": 1,
-                                                                                "shape": [1]}}
+    io = program_io(p)
+    assert [(q.name, q.offset, q.size, q.shape) for q in io.inputs] == [("a", 0, 2, (2,)), ("b", 2, 1, (1,))]
+    assert (io.layout, io.channels) == ("channels", 3)
     assert p.weights_in[..., 0].tolist() == [[64] * 3, [64] * 3, [32] * 3]
     rng = np.random.default_rng(0)
     a = rng.integers(0, 40, (30, 2, 2))
@@ -200,8 +202,10 @@ def test_run_concatenates_inputs_and_clips_at_15():
 def test_run_errors_name_the_nir_input():
     res = compile_(small())
     cases = [({"x": np.zeros((5, 1, 2), int)}, None, "inputs ['x'] do not match the program's ['spikes']"),
-             ({"spikes": np.full((5, 1, 2), 0.5)}, "spikes", "input event counts must be integers"),
-             ({"spikes": np.full((5, 1, 2), -1)}, "spikes", "negative input event count -1")]
+             ({"spikes": np.full((5, 1, 2), 0.5)}, "spikes",
+              "inputs are event counts per step: they must be non-negative integers"),
+             ({"spikes": np.full((5, 1, 2), -1)}, "spikes",
+              "inputs are event counts per step: they must be non-negative integers, got -1")]
     for inputs, node, message in cases:
         with pytest.raises(NirccError) as e:
             res.target.run(res.program, inputs)
@@ -322,10 +326,10 @@ def test_membrane_readout_gain_leaves_headroom_by_hand():
     half-even).  Headroom 16: gain 4064, the same mantissas at shift 4."""
     p = li_readout().program
     assert p.weight_shift_out == 2 and p.weights_out.tolist() == [[127, 32], [0, 127], [-64, 0]]
-    assert p.meta["outputs"]["out"]["v_scale"] == pytest.approx([1016.0, 1016.0], rel=1e-6)   # float32 taus
+    assert program_io(p).output("out").scale == pytest.approx([1016.0, 1016.0], rel=1e-6)   # float32 taus
     q = li_readout(readout_headroom=16).program
     assert q.weight_shift_out == 4 and q.weights_out.tolist() == p.weights_out.tolist()
-    assert q.meta["outputs"]["out"]["v_scale"] == pytest.approx([4064.0, 4064.0], rel=1e-6)
+    assert program_io(q).output("out").scale == pytest.approx([4064.0, 4064.0], rel=1e-6)
     with pytest.raises(NirccError) as e:
         li_readout(readout_headroom=0)
     assert (e.value.field, e.value.message) == ("readout_headroom", "0 must be an integer in 1..32512")

@@ -10,6 +10,11 @@ A chip is a folder ``nircc/backends/<chip>/`` with
 * ``emulator.py``  the chip's update, bit-accurate, vectorized over neurons and batch;
 * ``__init__.py``  a :class:`Target` subclass, registered with :func:`register`.
 
+Every lowering records the program's :class:`~nircc.backends.io.IOMap` (NIR Inputs and
+Outputs to chip channels or populations, with each output's latency) in
+``program.meta["io"]``; :meth:`Target.run` and :meth:`Target.latency` are written once here
+on top of it and the chip's :meth:`Target.emulator`.
+
 The core never imports a vendor SDK; ``to_sdk`` imports it lazily and raises a
 ``NirccError`` naming the missing package when it is absent.
 """
@@ -24,6 +29,7 @@ from typing import Any, Callable, Iterable, Optional
 import numpy as np
 
 from ..errors import NirccError
+from .io import IOMap, program_io
 
 
 @dataclass
@@ -128,16 +134,28 @@ class Target(ABC):
     def emulator(self, program, **options) -> Emulator:
         """The bit-accurate emulator of ``program``."""
 
-    @abstractmethod
-    def run(self, program, inputs: dict[str, np.ndarray], record: bool = False) -> EmulatorResult:
-        """Emulate ``program`` on NIR-shaped inputs (Input name -> ``[T, B, *shape]``
-        spike counts); the result's outputs are keyed by the NIR Output names and shaped
-        ``[T, B, *shape]`` like the reference simulator's."""
+    def io(self, program) -> IOMap:
+        """The program's map between NIR Inputs/Outputs and the chip (:mod:`nircc.backends.io`)."""
+        return program_io(program)
+
+    def run(self, program, inputs: dict[str, np.ndarray], record: bool = False, **emulator_options: Any
+            ) -> EmulatorResult:
+        """Emulate ``program`` on NIR-shaped inputs (Input name -> ``[T, B, *shape]`` event
+        counts): the I/O map encodes them for :meth:`emulator` (``emulator_options`` go to
+        it), runs it, and decodes its result into the NIR Outputs, ``[T, B, *shape]`` like the
+        reference simulator's (spike counts, or membranes in the reference's units) in the
+        chip's steps (:meth:`latency` behind the reference).  ``states``: what the emulator
+        records, in chip units (with ``record=True``, every state it documents; without, what
+        the program itself records, e.g. SpiNNaker2's ``record_v`` populations)."""
+        io = self.io(program)
+        forced = io.needs_states and not record      # recorded only to read a membrane output
+        res = self.emulator(program, **emulator_options).run(io.encode(inputs), record=record or io.needs_states)
+        return EmulatorResult(outputs=io.decode(res), states={} if forced else dict(res.states))
 
     def latency(self, program) -> dict[str, int]:
         """Steps by which each output of the chip lags the reference simulator (e.g. one
-        per synaptic layer on chips whose synapses deliver one step late)."""
-        return {}
+        per synaptic layer on chips whose synapses deliver one step late): the I/O map's."""
+        return self.io(program).latency
 
     def layer_spikes(self, program, result: EmulatorResult) -> dict[str, np.ndarray]:
         """The spikes of each NIR neuron node the emulator recorded (``run(record=True)``),

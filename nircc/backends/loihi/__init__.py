@@ -20,13 +20,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
-import numpy as np
 
 from ...errors import NirccError
 from ...passes import canonicalize, fuse_affine, infer_shapes
-from ..base import EmulatorResult, Target, register
+from ..base import Target, register
 from . import emit as _emit
 from .emulator import LoihiEmulator
 from .lower import OPTIONS
@@ -67,38 +66,6 @@ class LoihiTarget(Target):
         if options:
             raise NirccError(f"the Loihi emulator takes no options, got {sorted(options)}", field="options")
         return LoihiEmulator(program)
-
-    def run(self, program: LoihiProgram, inputs: Mapping[str, np.ndarray], record: bool = False) -> EmulatorResult:
-        """NIR inputs (the Input name -> 0/1 spikes ``[T, B, *shape]``) -> the emulator -> per NIR
-        Output ``[T, B, *shape]``: uint8 spikes, or float64 ``v`` in the reference's units
-        (Lava's ``v`` / ``v_scale``) for an LI/I/CubaLI read-out.  Outputs are Lava's steps
-        (``latency`` steps behind the reference); ``states`` are the emulator's (integers)."""
-        io = program.meta.get("inputs")
-        if io is None:
-            raise NirccError("the program has no NIR inputs recorded (meta['inputs']); run LoihiEmulator directly",
-                             field="inputs")
-        if set(inputs) != set(io):
-            raise NirccError(f"inputs {sorted(inputs)} do not match the program's {sorted(io)}", field="inputs")
-        (name, shape), = io.items()
-        x = np.asarray(inputs[name])
-        if x.ndim != 2 + len(shape) or list(x.shape[2:]) != list(shape):
-            raise NirccError(f"input must be [T, B, {', '.join(map(str, shape))}], got {list(x.shape)}", name, "inputs")
-        outs = program.meta.get("outputs", {})
-        full = record or any(info["kind"] != "spikes" for info in outs.values())
-        res = LoihiEmulator(program).run(x.reshape(x.shape[:2] + (-1,)), record=full)
-        outputs = {}
-        for o, info in outs.items():
-            lay = info["layer"]
-            if info["kind"] == "spikes":
-                y = res.outputs[lay]
-            else:
-                y = res.states[lay].astype(np.float64) / float(info["v_scale"])
-            outputs[o] = y.reshape(y.shape[:2] + tuple(info["shape"]))
-        return EmulatorResult(outputs=outputs, states=res.states if record else {})
-
-    def latency(self, program: LoihiProgram) -> dict[str, int]:
-        """One step per synapse on the path from the input: the number of neuron layers."""
-        return {k: int(v) for k, v in program.meta.get("latency", {}).items()}
 
     def report(self, program: LoihiProgram) -> dict:
         return dict(program.report)

@@ -73,6 +73,7 @@ from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
 from ...passes.quantize import (DecayResult, NumberFormat, QuantizationReport, Tensor, linear_decay,
                                 quantize_group)
 from ...semantics import Semantics, decay
+from ..io import IOMap, Port
 from ..paths import F64, MAP_TYPES, POPULATION_TYPES, PathWalker, Route, compose_pooling, pooling, size_of
 from .partition import partition
 from .program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer, LoihiProgram, Synapse,
@@ -850,12 +851,13 @@ def lower(graph: Graph, spec: LoihiSpec, options) -> LoihiProgram:
     last = plans[-1].node
     latency = len(plans)
     spiking_out = g.type(last) in SPIKING
+    # the input layer's neurons in NIR order; the last layer's spikes, or its v over the gain
+    io = IOMap((Port(inp, g.out_shape(inp), inp),),
+               tuple(Port(o, g.out_shape(o), last, 0, "spikes" if spiking_out else "v",
+                          None if spiking_out else (float((1 << fm.act_shift) * gains[last]),), latency)
+                     for o in g.outputs), layout="channels")
     meta = {
-        "inputs": {inp: list(g.out_shape(inp))},
-        "outputs": {o: {"layer": last, "shape": list(g.out_shape(o)), "kind": "spikes" if spiking_out else "v",
-                        "v_scale": None if spiking_out else float((1 << fm.act_shift) * gains[last])}
-                    for o in g.outputs},
-        "latency": {o: latency for o in g.outputs},
+        "io": io.to_dict(),
         "gains": gains,
         "semantics": sem.to_dict(),
         "source": g.meta.get("source"),
@@ -863,6 +865,6 @@ def lower(graph: Graph, spec: LoihiSpec, options) -> LoihiProgram:
     program = LoihiProgram(layers, input_message_bits=0, dt=sem.dt, variant=spec.name, meta=meta)
     program.validate(spec)
     resources = partition(program, spec)
-    program.report = {"resources": resources, "latency": meta["latency"],
+    program.report = {"resources": resources, "latency": io.latency,
                       "quantization": {"layers": summaries, "rounding": opts["rounding"]}}
     return program

@@ -15,11 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 
-from ...errors import NirccError
 from ...passes import canonicalize, fuse_affine, infer_shapes
-from ..base import Emulator, EmulatorResult, Target, register
+from ..base import Emulator, Target, register
 from . import emit as _emit
 from . import emulator as _emu
 from .lower import OPTIONS
@@ -62,42 +60,6 @@ class SpeckTarget(Target):
         opts = {k: rec[k] for k in keys if k in rec}
         opts.update(options)
         return _emu.emulator(program, mode, **opts)
-
-    def run(self, program: SpeckProgram, inputs: dict[str, np.ndarray], record: bool = False,
-            mode: Optional[str] = None, **options: Any) -> EmulatorResult:
-        """NIR-shaped input counts ``[T, B, *shape]`` -> the emulator -> outputs per NIR Output
-        ``[T, B, *shape]`` (int32 spike counts; a Linear read-out's ``[F, 1, 1]`` reshaped to
-        ``[F]``).  ``record``: states and unpooled spikes per layer (emulator docstring)."""
-        nir = program.meta.get("nir", {})
-        name = nir.get("input")
-        if name is None or set(inputs) != {name}:
-            raise NirccError(f"the program takes one input {name!r}, got {sorted(inputs)}", field="inputs")
-        x = np.asarray(inputs[name])
-        shape = tuple(nir.get("input_shape", program.input.shape))
-        if x.ndim != 2 + len(shape) or tuple(x.shape[2:]) != shape:
-            raise NirccError(f"input must be [T, B, {', '.join(map(str, shape))}], got {list(x.shape)}", name,
-                             "inputs")
-        if x.dtype.kind == "f":
-            if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):
-                raise NirccError("Speck takes event counts: the input must hold non-negative integers", name,
-                                 "inputs")
-        elif x.dtype.kind not in "iub":
-            raise NirccError(f"input of dtype {x.dtype}: Speck takes integer event counts", name, "inputs")
-        if x.size and x.min() < 0:
-            raise NirccError("event counts must be non-negative", name, "inputs")
-        raster = x.astype(np.int64).reshape(x.shape[:2] + program.input.shape)
-        res = self.emulator(program, mode, **options).run(raster, record=record)
-        outs = {}
-        for e in program.exits:
-            shape = tuple(nir.get("outputs", {}).get(e.name, {}).get("shape", ()))
-            y = res.outputs[e.name]
-            outs[e.name] = y.reshape(y.shape[:2] + shape) if shape else y
-        return EmulatorResult(outputs=outs, states=res.states)
-
-    def latency(self, program: SpeckProgram) -> dict[str, int]:
-        """0 for every output: the event model has no per-layer delay (an event travels
-        depth-first through all cores within its bin)."""
-        return {e.name: 0 for e in program.exits}
 
     def report(self, program: SpeckProgram) -> dict:
         return dict(program.meta.get("report", {}))

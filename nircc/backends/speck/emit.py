@@ -50,6 +50,7 @@ from ..._version import __version__
 from ...errors import NirccError
 from ...util import to_jsonable
 from ..base import require_sdk
+from ..io import program_io
 from .program import CnnLayer, SpeckProgram
 from .spec import SpeckSpec, get_spec
 
@@ -125,12 +126,13 @@ def samna_config(program: SpeckProgram, spec: Optional[SpeckSpec] = None) -> dic
     layers: list[Optional[dict]] = [None] * spec.n_cores
     for lay in program.layers:
         layers[lay.core] = cnn_layer_config(lay, spec)
-    nir = program.meta.get("nir", {})
+    io = program_io(program)
+    shapes = {p.name: list(p.shape) for p in io.outputs}
     leak = any(lay.leak_enable for lay in program.layers)
     outs = []
     for e in program.exits:
         f, h, w = program.layer(e.layer).output_shape
-        shape = nir.get("outputs", {}).get(e.name, {}).get("shape")
+        shape = shapes.get(e.name)
         outs.append({"name": e.name, "core": e.layer, "pooling": e.pooling,
                      "neuron_shape": [f, h // e.pooling, w // e.pooling], "shape": shape})
     inp = program.input
@@ -143,9 +145,9 @@ def samna_config(program: SpeckProgram, spec: Optional[SpeckSpec] = None) -> dic
         "dt": float(program.dt), "slow_clk_frequency": (1.0 / program.dt) if leak else None,
         "semantics": program.meta.get("semantics"),
         "layer2core": {lay.name: lay.core for lay in program.layers},
-        "nir_nodes": nir.get("layers", {lay.name: [] for lay in program.layers}),
+        "nir_nodes": program.meta.get("layers", {lay.name: [] for lay in program.layers}),
         "input": {"kind": "dvs" if inp.dvs else "cnn", "cores": list(inp.destinations), "shape": list(inp.shape),
-                  "nir_input": nir.get("input"), "event": event},
+                  "nir_input": io.inputs[0].name if io.inputs else None, "event": event},
         "outputs": outs,
         "configuration": {"cnn_layers": layers, "dvs_layer": dvs_layer_config(program, spec)},
     }

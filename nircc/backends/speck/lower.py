@@ -126,6 +126,7 @@ from ...ir import Graph
 from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
 from ...passes.map_resources import Core, Population, format_amount, map_resources
 from ...passes.quantize import NumberFormat, QuantizationReport, Tensor, brief, quantize_group
+from ..io import IOMap, Port
 from .program import CnnLayer, Destination, Exit, InputLayer, SpeckProgram
 from .spec import SpeckSpec, layer_memory
 
@@ -885,10 +886,14 @@ class _Lowering:
         in_dests = [cores[lk.target] for lk in by_src.get(self.input, [])]
         inp = InputLayer(in_shape, in_dests, dvs=self.dvs, pooling=(input_pool, input_pool) if self.dvs else (1, 1))
         ex = [Exit(o, cores[src], pool) for o, src, pool, _ in exits]
+        # the input events reshaped to the input layer's [C, H, W]; each Output is an exit of
+        # its name (the monitored spikes of one layer); the event model has no per-layer delay
+        io = IOMap((Port(self.input, g.out_shape(self.input), "input"),),
+                   tuple(Port(o, shape, o) for o, _, _, shape in exits), layout="tensor", tensor=in_shape)
         meta = {
-            "nir": {"input": self.input, "input_shape": list(g.out_shape(self.input)),
-                    "outputs": {o: {"layer": src, "shape": list(shape)} for o, src, _, shape in exits},
-                    "layers": {lay.name: lay.nodes for lay in layers}},
+            "io": io.to_dict(),
+            "layers": {lay.name: lay.nodes for lay in layers},
+            "exits": {o: src for o, src, _, _ in exits},
             "emulator": {k: self.opt[k] for k in ("mode", "order", "overflow")} |
                         {"spike": self.sem.spike if self.opt["spike"] == "semantics" else self.opt["spike"]},
             "dvs_sensor": bool(self.opt["dvs_sensor"]),

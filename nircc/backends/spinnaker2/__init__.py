@@ -20,11 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-import numpy as np
 
-from ...errors import NirccError
+
 from ...passes import canonicalize, fuse_affine, infer_shapes
-from ..base import EmulatorResult, Target, register
+from ..base import Target, register
 from . import emit as _emit
 from .emulator import S2Emulator
 from .lower import OPTIONS
@@ -63,44 +62,6 @@ class SpiNNaker2Target(Target):
         """:class:`S2Emulator` of ``program`` (options: ``lif_curr_exp_order``,
         ``weight_rounding``, ``dense_limit``)."""
         return S2Emulator(program, **options)
-
-    def run(self, program: S2Program, inputs: Mapping[str, np.ndarray], record: bool = False,
-            **options: Any) -> EmulatorResult:
-        """NIR inputs (Input name -> 0/1 spikes ``[T, B, *shape]``) -> the emulator -> per NIR
-        Output ``[T, B, *shape]``: uint8 spikes, or float64 ``v`` in the reference's units
-        (chip ``v`` / ``NirProvenance.voltage_scale``) for LI/I/CubaLI read-outs.  Outputs are
-        the chip's steps (``latency`` steps behind the reference).  ``states``: the
-        emulator's (chip units, module docstring of :mod:`.emulator`)."""
-        io = program.meta.get("inputs")
-        if io is None:
-            raise NirccError("the program has no NIR inputs recorded (meta['inputs']); run S2Emulator directly",
-                             field="inputs")
-        missing = sorted(set(io) - set(inputs))
-        unknown = sorted(set(inputs) - set(io))
-        if missing or unknown:
-            raise NirccError(f"inputs {sorted(inputs)} do not match the program's {sorted(io)}", field="inputs")
-        rasters = {}
-        for name, info in io.items():
-            x = np.asarray(inputs[name])
-            shape = tuple(info["shape"])
-            if x.ndim != 2 + len(shape) or tuple(x.shape[2:]) != shape:
-                raise NirccError(f"input must be [T, B, {', '.join(map(str, shape))}], got {list(x.shape)}", name,
-                                 "inputs")
-            rasters[info["population"]] = x.reshape(x.shape[:2] + (-1,))
-        res = self.emulator(program, **options).run(rasters, record=record)
-        outputs = {}
-        for o, info in program.meta.get("outputs", {}).items():
-            pop = program.population(info["population"])
-            if info["kind"] == "spikes":
-                y = res.outputs[pop.name]
-            else:
-                y = res.states[pop.name].astype(np.float64) / np.asarray(pop.nir.voltage_scale, np.float64)
-            outputs[o] = y.reshape(y.shape[:2] + tuple(info["shape"]))
-        return EmulatorResult(outputs=outputs, states=res.states)
-
-    def latency(self, program: S2Program) -> dict[str, int]:
-        """One step per projection on the path from the input (``lower`` module docstring)."""
-        return {k: int(v) for k, v in program.meta.get("latency", {}).items()}
 
     def report(self, program: S2Program) -> dict:
         return dict(program.report)

@@ -29,6 +29,7 @@ import numpy as np
 from ...errors import NirccError
 from ...util import dumps, save_npz
 from ..base import require_sdk
+from ..io import program_io
 from .program import ListProjection, S2Program, spike_list_from_raster
 
 ARTIFACT = "model.s2.json"
@@ -124,20 +125,20 @@ class SDKNetwork:
 def input_spike_lists(program: S2Program, inputs: Mapping[str, Any]) -> tuple[dict[str, dict], int]:
     """``spike_list`` params per population of one sample of NIR inputs (Input name ->
     0/1 array ``[T, *shape]``), and ``T``."""
-    io = program.meta.get("inputs", {})
+    io = {p.name: p for p in program_io(program).inputs}
     unknown = sorted(set(inputs) - set(io))
     if unknown:
         raise NirccError(f"no Input called {unknown[0]!r} (inputs: {sorted(io)})", unknown[0], "inputs")
     out, steps = {}, set()
-    for name, info in io.items():
+    for name, port in io.items():
         if name not in inputs:
             continue
         x = np.asarray(inputs[name])
-        shape = tuple(info["shape"])
+        shape = port.shape
         if x.shape[1:] != shape or not np.all((x == 0) | (x == 1)):
             raise NirccError(f"one sample of 0/1 spikes [T, {', '.join(map(str, shape))}] expected, got "
                              f"{x.dtype} {list(x.shape)}", name, "inputs")
-        out[info["population"]] = spike_list_from_raster(x.reshape(x.shape[0], -1))
+        out[port.key] = spike_list_from_raster(x.reshape(x.shape[0], -1))
         steps.add(x.shape[0])
     if len(steps) > 1:
         raise NirccError(f"inputs disagree on T: {sorted(steps)}", field="inputs")
@@ -181,8 +182,9 @@ def to_sdk(program: S2Program, inputs: Optional[Mapping[str, Any]] = None) -> SD
                       "Install py-spinnaker2 (gitlab.com/spinnaker2/py-spinnaker2) on the machine with the board.")
     spike_lists, steps = input_spike_lists(program, inputs or {})
     net, pops, projs = build_network(snn, program.to_dict(), spike_lists)
-    lag = max(program.meta.get("latency", {}).values(), default=0)
+    io = program_io(program)
+    lag = max(io.latency.values(), default=0)
     timesteps = steps + lag if inputs else program.timesteps
     return SDKNetwork(net, pops, projs, timesteps, program.sys_tick_in_s, {p.name: p.size for p in program.populations},
-                      dict(program.meta.get("outputs", {})))
+                      {p.name: {"population": p.key, "kind": p.kind, "shape": list(p.shape)} for p in io.outputs})
 

@@ -50,6 +50,7 @@ from ...semantics import Semantics, decay
 from .partition import partition
 from .program import Conv2DProjection, ListProjection, NirProvenance, Population, S2Program
 from .spec import S2Spec
+from ..io import IOMap, Port
 from ..paths import MAP_TYPES, POPULATION_TYPES, size_of
 from .synapses import STAGE, Network, SynPath, extract
 
@@ -484,11 +485,20 @@ def lower(graph: Graph, spec: S2Spec, options) -> S2Program:
     diags.extend(qreport.diagnostics(STAGE))
     populations.extend(extra_pops)
     latency = {o: int(lag[p]) for o, p in net.outputs.items()}
+    by_name = {pop.name: pop for pop in populations}
+
+    def out_port(o: str, p: str) -> Port:
+        if g.type(p) in SPIKING:
+            return Port(o, g.out_shape(o), p, 0, "spikes", None, latency[o])
+        scale = np.broadcast_to(np.asarray(by_name[p].nir.voltage_scale, F64), (size_of(g, p),))
+        return Port(o, g.out_shape(o), p, 0, "v", tuple(float(x) for x in scale), latency[o])
+
+    # each Input is its own spike_list population; outputs read their population's spikes or v
+    io = IOMap(tuple(Port(n, g.out_shape(n), n) for n in g.inputs),
+               tuple(out_port(o, p) for o, p in net.outputs.items()), layout="keys")
     meta = {
-        "inputs": {n: {"population": n, "shape": list(g.out_shape(n))} for n in g.inputs},
-        "outputs": {o: {"population": p, "shape": list(g.out_shape(o)),
-                        "kind": "spikes" if g.type(p) in SPIKING else "v"} for o, p in net.outputs.items()},
-        "latency": latency, "lags": {p: int(v) for p, v in lag.items()}, "semantics": sem.to_dict(),
+        "io": io.to_dict(), "output_populations": dict(net.outputs),
+        "lags": {p: int(v) for p, v in lag.items()}, "semantics": sem.to_dict(),
         "source": g.meta.get("source"),
     }
     program = S2Program(populations, projections, timesteps=opts["timesteps"], sys_tick_in_s=opts["sys_tick_in_s"],

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from ...errors import NirccError
 from ...passes import canonicalize, fuse_affine, infer_shapes
 from ..base import EmulatorResult, Target, register
 from . import emit as _emit
-from .emulator import XyloEmulator, as_input_counts
+from .emulator import XyloEmulator
 from .lower import OPTIONS
 from .lower import lower as _lower
 from .program import XyloProgram
@@ -70,57 +70,17 @@ class XyloTarget(Target):
 
     def layer_spikes(self, program: XyloProgram, result: EmulatorResult) -> dict[str, np.ndarray]:
         """Hidden populations from the recorded ``Spikes`` (ids in ``meta["hidden"]``), spiking
-        read-outs from the readout spikes of their Output."""
+        read-outs from their Output (``meta["output_populations"]``)."""
         out = {}
         spikes = result.states.get("Spikes")
         if spikes is not None:
             for node, (a, b) in program.meta.get("hidden", {}).items():
                 out[node] = spikes[..., a:b]
-        for name, o in program.meta.get("outputs", {}).items():
-            if o["kind"] == "spikes" and name in result.outputs:
-                out[o["population"]] = result.outputs[name]
+        io = self.io(program)
+        for name, pop in program.meta.get("output_populations", {}).items():
+            if io.output(name).kind == "spikes" and name in result.outputs:
+                out[pop] = result.outputs[name]
         return out
-
-    def run(self, program: XyloProgram, inputs: Mapping[str, np.ndarray], record: bool = False) -> EmulatorResult:
-        """NIR inputs (Input name -> spike counts ``[T, B, *shape]``, 0..15 per step: the
-        chip clips at 15) -> the emulator -> per NIR Output ``[T, B, *shape]``: readout
-        spikes (int32 0/1), or float64 ``V`` / gain for an LI/CubaLI read-out.  Outputs are the
-        chip's steps (``latency`` steps behind the reference); ``states`` are the emulator's."""
-        io = program.meta.get("inputs")
-        if io is None:
-            raise NirccError("the program has no NIR inputs recorded (meta['inputs']); run XyloEmulator directly",
-                             field="inputs")
-        if set(io) != set(inputs):
-            raise NirccError(f"inputs {sorted(inputs)} do not match the program's {sorted(io)}", field="inputs")
-        parts, t_b = [], None
-        for name in sorted(io, key=lambda k: io[k]["offset"]):
-            x = np.asarray(inputs[name])
-            shape = tuple(io[name]["shape"])
-            if x.ndim != 2 + len(shape) or tuple(x.shape[2:]) != shape:
-                raise NirccError(f"input must be [T, B, {', '.join(map(str, shape))}], got {list(x.shape)}", name,
-                                 "inputs")
-            if t_b is not None and x.shape[:2] != t_b:
-                raise NirccError(f"input is [T, B] = {list(x.shape[:2])}, others {list(t_b)}", name, "inputs")
-            t_b = x.shape[:2]
-            parts.append(as_input_counts(x.reshape(x.shape[:2] + (-1,)), io[name]["size"], node=name))
-        x = np.concatenate(parts, axis=2)
-        outs = program.meta.get("outputs", {})
-        need_v = any(o["kind"] == "v" for o in outs.values())
-        res = self.emulator(program).run(x, record=record or need_v)
-        outputs = {}
-        for name, o in outs.items():
-            a, n = o["offset"], o["size"]
-            if o["kind"] == "spikes":
-                y = res.outputs["readout"][..., a:a + n]
-            else:
-                y = res.states["Vmem_out"][..., a:a + n].astype(np.float64) / np.asarray(o["v_scale"], np.float64)
-            outputs[name] = y.reshape(y.shape[:2] + tuple(o["shape"]))
-        return EmulatorResult(outputs=outputs, states=res.states if record else {})
-
-    def latency(self, program: XyloProgram) -> dict[str, int]:
-        """Steps each output lags the reference: one per hidden->hidden and hidden->readout
-        synapse on its path (``lower`` module docstring, step 3)."""
-        return {k: int(v) for k, v in program.meta.get("latency", {}).items()}
 
     def report(self, program: XyloProgram) -> dict:
         return dict(program.report)

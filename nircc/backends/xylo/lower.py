@@ -66,6 +66,7 @@ from ...ir.graph import NEURON_TYPES
 from ...passes.quantize import (DecayResult, brief, NumberFormat, QuantizationReport, Tensor, bitshift_decay,
                                 quantize_group)
 from ...semantics import Semantics, decay
+from ..io import IOMap, Port
 from ..paths import F64, MAP_TYPES, PathWalker, Route, output_populations, size_of
 from .program import XyloProgram
 from .spec import XyloSpec
@@ -586,20 +587,20 @@ def _check_fanout(net: Network, offsets: dict, sizes: dict, w_rec: np.ndarray, s
 
 
 def _meta(g: Graph, net: Network, sizes: dict, offsets: dict, gains_o: np.ndarray, plans: dict) -> dict:
-    """What ``XyloTarget.run`` needs to map NIR inputs and outputs (JSON-able)."""
-    inputs = {i: {"offset": offsets[i], "size": sizes[i], "shape": list(g.out_shape(i))} for i in net.inputs}
-    outputs = {}
+    """The program's I/O map (:mod:`nircc.backends.io`: input channels at their offsets;
+    readout spikes, or ``Vmem_out`` over the gain for a membrane read-out) and the ids of
+    every population (JSON-able)."""
+    inputs = tuple(Port(i, g.out_shape(i), "input", offsets[i]) for i in net.inputs)
+    outputs = []
     for o, v in net.outputs.items():
         a, n = offsets[v], sizes[v]
-        info = {"population": v, "offset": a, "size": n, "shape": list(g.in_shape(o)),
-                "kind": "spikes" if plans[v].thr is not None else "v"}
-        if info["kind"] == "v":
-            info["v_scale"] = [float(x) for x in gains_o[a:a + n]]
-        outputs[o] = info
+        spikes = plans[v].thr is not None
+        outputs.append(Port(o, g.in_shape(o), "readout" if spikes else "Vmem_out", a, "spikes" if spikes else "v",
+                            None if spikes else tuple(float(x) for x in gains_o[a:a + n]), int(net.lag[v])))
+    io = IOMap(inputs, tuple(outputs), layout="channels", channels=sum(sizes[i] for i in net.inputs))
     hidden = {v: [offsets[v], offsets[v] + sizes[v]] for v in net.hidden}
     readout = {v: [offsets[v], offsets[v] + sizes[v]] for v in net.readout}
-    return {"inputs": inputs, "outputs": outputs, "hidden": hidden, "readout": readout,
-            "latency": {o: int(net.lag[v]) for o, v in net.outputs.items()}}
+    return {"io": io.to_dict(), "hidden": hidden, "readout": readout, "output_populations": dict(net.outputs)}
 
 
 def _resources(g: Graph, net: Network, prog: XyloProgram, spec: XyloSpec, sizes: dict, offsets: dict) -> dict:
