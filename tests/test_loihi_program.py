@@ -54,9 +54,12 @@ def test_json_round_trip_is_lossless() -> None:
     p = full_program()
     text = p.to_json()
     d = json.loads(text)
-    assert d["format"] == FORMAT == "nircc.loihi/1"
+    assert {"schema", "schema_version", "nircc_version", "variant", "dt"} <= set(d)     # the common header
+    assert (d["schema"], d["schema_version"]) == ("nircc.loihi.program", 2)
     q = LoihiProgram.from_dict(d)
     assert q.to_json() == text
+    old = {k: v for k, v in d.items() if k not in ("schema", "schema_version")}     # version 1: "format"
+    assert LoihiProgram.from_dict({**old, "format": FORMAT}).to_json() == text
     q.validate()
     x = (np.random.default_rng(0).random((30, 2, 60)) < 0.5).astype(np.uint8)
     a, b = LoihiEmulator(p).run(x, record=True), LoihiEmulator(q).run(x, record=True)
@@ -75,7 +78,7 @@ def test_json_keeps_invalid_values_for_validate() -> None:
 
 
 def test_from_dict_rejects_other_formats() -> None:
-    with pytest.raises(NirccError, match="not a Loihi program"):
+    with pytest.raises(NirccError, match="a Loihi program is not a nircc.loihi.program document"):
         LoihiProgram.from_dict({"format": "nircc.xylo/1"})
     d = full_program().to_dict()
     d["layers"][1]["kind"] = "pool"

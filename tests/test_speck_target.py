@@ -45,7 +45,7 @@ def test_samna_layout_of_a_core(tmp_path):
     files = res.save(tmp_path)
     assert [f.name for f in files] == ["speck.json", "program.json", "report.json"]
     doc = json.loads((tmp_path / "speck.json").read_text())
-    assert (doc["format"], doc["format_version"], doc["variant"]) == ("nircc.speck.samna", 1, "speck2f")
+    assert (doc["schema"], doc["schema_version"], doc["variant"]) == ("nircc.speck", 2, "speck2f")
     assert doc["configuration_class"] == "samna.speck2f.configuration.SpeckConfiguration"
     assert doc["layer2core"] == {"lif": 0} and doc["nir_nodes"] == {"lif": ["fc", "lif"]}
     assert doc["slow_clk_frequency"] == 1.0 and doc["dt"] == 1.0          # one leak tick per bin of 1 s

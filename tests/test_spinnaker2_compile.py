@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 import nircc
-from nircc.backends.spinnaker2.emit import ARTIFACT, CONNECTIONS, NPZ_ROWS, emit, load_artifact
+from nircc.backends.spinnaker2.emit import ARTIFACT, CONNECTIONS, NPZ_ROWS, emit, load_program
 from nircc.backends.spinnaker2.program import spike_list_from_raster
 from nircc.cli import main as cli
 from nircc.errors import NirccError
@@ -168,7 +168,7 @@ def test_cli_compiles_the_example_deterministically(tmp_path, capsys):
     assert set(first) == {ARTIFACT, "report.json"}
     assert cli(args + ["-q"]) == 0
     assert digest(out) == first
-    prog = load_artifact(out)
+    prog = load_program(out)
     res = nircc.compile(EXAMPLE, "spinnaker2")
     assert prog.to_dict() == res.program.to_dict()
     assert {p.name: p.neuron_model for p in prog.populations} == {
@@ -195,7 +195,7 @@ def test_large_connection_lists_go_to_npz(tmp_path):
     assert '"connections": "p0"' in (tmp_path / "a" / ARTIFACT).read_text()
     emit(res.program, tmp_path / "b")
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
-    back = load_artifact(tmp_path / "a" / ARTIFACT)
+    back = load_program(tmp_path / "a" / ARTIFACT)
     assert back.to_dict() == res.program.to_dict()
     np.testing.assert_array_equal(back.projections[0].connections, res.program.projections[0].connections)
 

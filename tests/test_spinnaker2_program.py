@@ -69,7 +69,10 @@ def test_json_round_trip_is_lossless():
     p = full_program()
     text = p.to_json()
     d = json.loads(text)
-    assert d["format"] == FORMAT == "nircc.spinnaker2/1"
+    assert {"schema", "schema_version", "nircc_version", "variant", "dt"} <= set(d)     # the common header
+    assert (d["schema"], d["schema_version"], d["dt"]) == ("nircc.spinnaker2", 2, p.model_dt_s)
+    old = {k: v for k, v in d.items() if k not in ("schema", "schema_version", "dt")}   # version 1
+    assert S2Program.from_dict({**old, "format": FORMAT, "model_dt_s": p.model_dt_s}).to_json() == text
     assert d["populations"][0]["params"] == {"0": [1, 5], "2": [7], "15": []}
     assert d["projections"][5]["weights_int8_shape"] == [1, 2, 2, 2]
     assert "max_atoms_per_core" not in d["populations"][0] and d["populations"][1]["max_atoms_per_core"] == 64
@@ -99,9 +102,9 @@ def test_float32_values_survive_json_exactly():
 
 def test_from_dict_checks_format_and_kind():
     d = full_program().to_dict()
-    with pytest.raises(NirccError, match="nircc.spinnaker2/1") as e:
-        S2Program.from_dict(dict(d, format="nircc.spinnaker2/0"))
-    assert e.value.field == "format"
+    with pytest.raises(NirccError, match="a SpiNNaker2 program is not a nircc.spinnaker2 document") as e:
+        S2Program.from_dict(dict(d, schema="nircc.spinnaker2/0"))
+    assert e.value.field == "schema"
     d["projections"][0]["kind"] = "sparse"
     with pytest.raises(NirccError, match="unknown projection kind") as e:
         S2Program.from_dict(d)

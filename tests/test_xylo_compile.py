@@ -285,7 +285,7 @@ def test_cli_compiles_the_example_deterministically(tmp_path, capsys):
     for n in names:
         assert (a / n).read_bytes() == (b / n).read_bytes(), n
     doc = json.loads((a / "xylo.json").read_text())
-    assert doc["format"] == "nircc.xylo" and doc["samna_module"] == "samna.xyloCore2"
+    assert doc["schema"] == "nircc.xylo" and doc["samna_module"] == "samna.xyloCore2"
     neurons = doc["configuration"]["reservoir"]["neurons"]
     assert len(neurons) == 38 and set(neurons[0]) == {"i_syn_decay", "i_syn2_decay", "v_mem_decay", "threshold"}
     with np.load(a / "xylo_spec.npz", allow_pickle=False) as npz:

@@ -226,18 +226,29 @@ def test_load_program_refusals(tmp_path):
     out = tmp_path / "out"
     compile_(small()).save(out)
     doc = json.loads((out / "xylo.json").read_text())
-    for version in (3, 0, None, "2"):
-        (out / "xylo.json").write_text(json.dumps({**doc, "format_version": version}))
+    where = repr(str(out / "xylo.json"))
+    for version, why in ((4, "was written by a newer nircc (0.1.0); this nircc (0.1.0) reads versions 1, 2, 3"),
+                         (0, "is not one this nircc reads (1, 2, 3)")):
+        (out / "xylo.json").write_text(json.dumps({**doc, "schema_version": version}))
         with pytest.raises(NirccError) as e:
             load_program(out / "xylo.json")
-        assert (e.value.field, e.value.message) == (
-            "format_version", f"{str(out / 'xylo.json')!r}: nircc.xylo version {version!r} is not one this nircc "
-                              "reads (1, 2)")
-    (out / "xylo.json").write_text(json.dumps({**doc, "format": "nircc.speck"}))
+        assert (e.value.field, e.value.message) == ("schema_version", f"{where}: nircc.xylo version {version} {why}")
+    (out / "xylo.json").write_text(json.dumps({**doc, "schema_version": "2"}))
     with pytest.raises(NirccError) as e:
         load_program(out)
-    assert (e.value.field, e.value.message) == (
-        "format", f"{str(out / 'xylo.json')!r} is not a nircc.xylo document (format 'nircc.speck')")
+    assert e.value.message == f"{where}: schema_version '2' is not an integer"
+    (out / "xylo.json").write_text(json.dumps({**doc, "schema": "nircc.speck"}))
+    with pytest.raises(NirccError) as e:
+        load_program(out)
+    assert (e.value.field, e.value.message) == ("schema", f"{where} is not a nircc.xylo document (schema 'nircc.speck')")
+
+
+def legacy(doc: dict, version: int) -> dict:
+    """``doc`` (a version-3 ``xylo.json``) as versions 1 and 2 wrote the header."""
+    for key in ("schema", "schema_version", "nircc_version"):
+        doc.pop(key)
+    doc.update({"format": "nircc.xylo", "format_version": version, "nircc_version": "0.1.0"})
+    return doc
 
 
 def _biased_artifact(tmp_path) -> tuple[Path, nircc.CompileResult]:
@@ -255,7 +266,8 @@ def test_artifact_uses_rockpools_keyword_names(tmp_path):
     ``bias``, which its ``**kwargs`` would drop."""
     out, res = _biased_artifact(tmp_path)
     doc = json.loads((out / "xylo.json").read_text())
-    assert doc["format_version"] == 2
+    assert {"schema", "schema_version", "nircc_version", "variant", "dt"} <= set(doc)     # the common header
+    assert (doc["schema"], doc["schema_version"]) == ("nircc.xylo", 3)
     assert doc["rockpool"] == {"function": "config_from_specification", "arrays": "xylo_spec.npz", "dt": DT,
                                "kwargs": {"weight_shift_in": res.program.weight_shift_in,
                                           "weight_shift_rec": res.program.weight_shift_rec,
@@ -286,7 +298,7 @@ def test_load_program_reads_version_1(tmp_path):
     kw = doc["rockpool"].pop("kwargs")
     del doc["rockpool"]["function"]
     doc["rockpool"].update(kw, aliases=[[] for _ in range(res.program.n_hidden)])
-    doc["format_version"] = 1
+    legacy(doc, 1)
     (out / "xylo.json").write_text(json.dumps(doc))
     with np.load(out / "xylo_spec.npz", allow_pickle=False) as npz:
         a = {k: npz[k] for k in npz.files}
@@ -299,6 +311,8 @@ def test_load_program_refuses_arrays_rockpool_would_drop(tmp_path):
     """A version-2 artifact holding ``bias`` (the version-1 name) is refused, naming it:
     rockpool would configure the board without those biases."""
     out, _ = _biased_artifact(tmp_path)
+    doc = json.loads((out / "xylo.json").read_text())
+    (out / "xylo.json").write_text(json.dumps(legacy(doc, 2)))
     with np.load(out / "xylo_spec.npz", allow_pickle=False) as npz:
         a = {k: npz[k] for k in npz.files}
     a["bias"] = a.pop("bias_hidden")

@@ -131,6 +131,12 @@ class Target(ABC):
         """Write the SDK-neutral artifact into ``out_dir``; returns the files written."""
 
     @abstractmethod
+    def load(self, path: Path) -> Any:
+        """The program of an artifact written by :meth:`emit` (its directory, or its main
+        file), equal to the program emitted: NirccError for another target's files or a
+        schema version this nircc does not read (:mod:`nircc.backends.program`)."""
+
+    @abstractmethod
     def emulator(self, program, **options) -> Emulator:
         """The bit-accurate emulator of ``program``."""
 

@@ -38,11 +38,11 @@ def semantics_from_args(args: argparse.Namespace) -> Optional[dict]:
     return options
 
 
-def add_target_args(p: argparse.ArgumentParser, allow_all: bool = False) -> None:
+def add_target_args(p: argparse.ArgumentParser, allow_all: bool = False, required: bool = True) -> None:
     from ..backends.base import names
 
     choices = names() + (["all"] if allow_all else [])
-    p.add_argument("--target", "-t", required=True, choices=choices, help="the chip")
+    p.add_argument("--target", "-t", required=required, choices=choices, help="the chip")
     p.add_argument("--variant", help="the chip variant (default: the target's default)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a target option (see docs/targets/<target>.md), repeatable")

@@ -61,6 +61,9 @@ class LoihiTarget(Target):
     def emit(self, program: LoihiProgram, out_dir: Path) -> list[Path]:
         return _emit.emit(program, out_dir)
 
+    def load(self, path: Path):
+        return _emit.load_program(path)
+
     def emulator(self, program: LoihiProgram, **options: Any) -> LoihiEmulator:
         """:class:`LoihiEmulator` of ``program`` (it takes no options)."""
         if options:

@@ -25,7 +25,8 @@ Files written by :func:`emit` (each atomically, byte-identical across runs):
     program's synapse exactly (the lowering checks it).  Root attributes: ``nircc_format``
     (:data:`NET_FORMAT`), ``nircc_version``, ``variant``, ``dt``.
 ``model.loihi.json``
-    the manifest (format :data:`ARTIFACT_FORMAT`): nircc version, variant, dt,
+    the manifest (schema :data:`ARTIFACT_SCHEMA` with the header every artifact starts with,
+    nircc.backends.program: schema, schema_version, nircc_version, variant, dt),
     ``input_message_bits``, the ``.net`` file's name, per layer its name, kind and size, and
     the program's ``meta`` (the NIR inputs and outputs, latency per output, gains,
     semantics).  The arrays live in ``model.net`` only; :func:`load_program` joins the two
@@ -47,6 +48,7 @@ from ..._version import __version__
 from ...errors import NirccError
 from ...util import atomic_path, dumps
 from ..base import require_sdk
+from ..program import header, read_header
 from .program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer, LoihiProgram, determine_sign_mode,
                       netx_recurrent_synapses, netx_synapse)
 from .spec import DEFAULT_VARIANT, Formats
@@ -54,6 +56,9 @@ from .spec import DEFAULT_VARIANT, Formats
 NET = "model.net"
 PROGRAM = "model.loihi.json"
 NET_FORMAT = "nircc.loihi.net/1"
+ARTIFACT_SCHEMA = "nircc.loihi"
+#: 2: the common header; 1: ``"format": "nircc.loihi.artifact/1"`` (still read)
+ARTIFACT_VERSION = 2
 ARTIFACT_FORMAT = "nircc.loihi.artifact/1"
 SDK_HINT = ("Lava needs Python < 3.11: in a Python 3.10 environment, pip install lava-nc lava-dl "
             "(and lava-loihi for Loihi 2 hardware).")
@@ -202,7 +207,7 @@ def load_net(path: Union[str, os.PathLike], fm: Formats = Formats()) -> LoihiPro
 
 def manifest(program: LoihiProgram, net_name: str = NET) -> dict:
     """The JSON manifest of an artifact (module docstring)."""
-    return {"format": ARTIFACT_FORMAT, "nircc_version": __version__, "variant": program.variant, "dt": program.dt,
+    return {**header(ARTIFACT_SCHEMA, ARTIFACT_VERSION, program.variant, program.dt),
             "input_message_bits": program.input_message_bits, "net": net_name,
             "layers": [{"name": lay.name, "kind": lay.kind,
                         "size": None if lay.kind == "flatten" else int(lay.size)} for lay in program.layers],
@@ -228,9 +233,7 @@ def load_program(path: Union[str, os.PathLike]) -> LoihiProgram:
     if not p.is_file():
         raise NirccError(f"no Loihi artifact at {str(p)!r}", field="path")
     doc = json.loads(p.read_text())
-    if doc.get("format") != ARTIFACT_FORMAT:
-        raise NirccError(f"not a Loihi artifact manifest (format {doc.get('format')!r}, expected "
-                         f"{ARTIFACT_FORMAT!r})", field="format")
+    read_header(doc, ARTIFACT_SCHEMA, (1, ARTIFACT_VERSION), f"{str(p)!r}", legacy={(ARTIFACT_FORMAT, None): 1})
     prog = load_net(p.parent / doc["net"])
     return LoihiProgram(prog.layers, input_message_bits=doc["input_message_bits"], dt=doc["dt"],
                         variant=doc["variant"], meta=doc["meta"])

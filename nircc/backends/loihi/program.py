@@ -66,15 +66,18 @@ from typing import Any, ClassVar, Mapping, Optional, Union
 
 import numpy as np
 
-from ..._version import __version__
 from ...errors import ErrorCollector, NirccError
 from ..arrays import as_int_array, int_scalar
+from ..program import header, read_header
 from ...ir.shapes import conv_out_size
 from ...util import dumps
 from .spec import DEFAULT_VARIANT, SIGN_MODES, Formats, LoihiSpec, get_spec
 
 #: Format id of the JSON artifact.
-FORMAT = "nircc.loihi/1"
+SCHEMA = "nircc.loihi.program"
+#: 2: the common header (nircc.backends.program); 1: ``"format": "nircc.loihi/1"``
+SCHEMA_VERSION = 2
+FORMAT = "nircc.loihi/1"          # version 1's marker, still read
 
 _FORMATS = Formats()
 
@@ -524,15 +527,14 @@ class LoihiProgram:
 
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict:
-        """JSON-able and lossless (format :data:`FORMAT`)."""
-        return {"format": FORMAT, "nircc_version": __version__, "variant": self.variant, "dt": self.dt,
+        """JSON-able and lossless (schema :data:`SCHEMA`, the common header)."""
+        return {**header(SCHEMA, SCHEMA_VERSION, self.variant, self.dt),
                 "input_message_bits": self.input_message_bits, "layers": [lay.to_dict() for lay in self.layers],
                 "meta": dict(self.meta)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "LoihiProgram":
-        if d.get("format") != FORMAT:
-            raise NirccError(f"not a Loihi program (format {d.get('format')!r}, expected {FORMAT!r})", field="format")
+        read_header(d, SCHEMA, (1, SCHEMA_VERSION), "a Loihi program", legacy={(FORMAT, None): 1})
         layers = []
         for lay in d["layers"]:
             kind = lay.get("kind")

@@ -50,6 +50,9 @@ class SpeckTarget(Target):
     def emit(self, program: SpeckProgram, out_dir: Path) -> list[Path]:
         return _emit.emit(program, out_dir)
 
+    def load(self, path: Path):
+        return _emit.load_program(path)
+
     def emulator(self, program: SpeckProgram, mode: Optional[str] = None, **options: Any) -> Emulator:
         """The emulator of ``program``: ``mode`` (default: the compile option ``mode``) and
         its options (``order``, ``overflow`` for event; ``spike`` for binned), defaulting to
@@ -62,7 +65,7 @@ class SpeckTarget(Target):
         return _emu.emulator(program, mode, **opts)
 
     def report(self, program: SpeckProgram) -> dict:
-        return dict(program.meta.get("report", {}))
+        return dict(program.report)
 
     def summary(self, program: SpeckProgram) -> str:
         res = self.report(program).get("resources", {})

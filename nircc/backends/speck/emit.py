@@ -3,12 +3,12 @@
 ``emit(program, out_dir)`` writes two files (deterministic bytes: sorted keys, fixed
 separators; ``speck.json`` is compact, one line, since it is mostly nested arrays):
 
-``speck.json`` (format ``nircc.speck.samna``, version 1): what a lab bench needs to
+``speck.json`` (schema ``nircc.speck``, version 2): what a lab bench needs to
 configure the chip with samna, in samna's field names and array layouts (speck.md §3.2,
 the fields sinabs 3.1.3 ``DynapcnnConfigBuilder`` writes)::
 
-    format, format_version, nircc_version, variant, samna_module, configuration_class,
-    dt, slow_clk_frequency (1/dt Hz when a layer leaks, else null), semantics,
+    schema, schema_version, nircc_version, variant, dt (the header every artifact starts
+    with: nircc.backends.program), samna_module, configuration_class, slow_clk_frequency (1/dt Hz when a layer leaks, else null), semantics,
     layer2core {layer name: core}, nir_nodes {layer name: [NIR nodes it realises]},
     input  {kind: "dvs" | "cnn", cores, shape [C, H, W], nir_input, event},
     outputs [{name, core, pooling, shape, neuron_shape}],
@@ -46,16 +46,17 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from ..._version import __version__
 from ...errors import NirccError
 from ...util import to_jsonable
 from ..base import require_sdk
 from ..io import program_io
+from ..program import header
 from .program import CnnLayer, SpeckProgram
 from .spec import SpeckSpec, get_spec
 
-FORMAT = "nircc.speck.samna"
-FORMAT_VERSION = 1
+SCHEMA = "nircc.speck"
+#: 2: the common header (nircc.backends.program); 1: ``"format": "nircc.speck.samna"``
+SCHEMA_VERSION = 2
 CONFIG_FILE = "speck.json"
 PROGRAM_FILE = "program.json"
 
@@ -139,10 +140,9 @@ def samna_config(program: SpeckProgram, spec: Optional[SpeckSpec] = None) -> dic
     event = (f"{spec.samna_module}.event.Spike{{layer=core, feature=c, x, y, timestamp [us]}}" if not inp.dvs else
              "events of the DVS sensor (dvs_sensor=true) or events injected at the DVS layer")
     return {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "nircc_version": __version__,
-        "variant": program.variant, "samna_module": spec.samna_module,
+        **header(SCHEMA, SCHEMA_VERSION, program.variant, program.dt), "samna_module": spec.samna_module,
         "configuration_class": f"{spec.samna_module}.configuration.{CONFIG_CLASS[spec.name]}",
-        "dt": float(program.dt), "slow_clk_frequency": (1.0 / program.dt) if leak else None,
+        "slow_clk_frequency": (1.0 / program.dt) if leak else None,
         "semantics": program.meta.get("semantics"),
         "layer2core": {lay.name: lay.core for lay in program.layers},
         "nir_nodes": program.meta.get("layers", {lay.name: [] for lay in program.layers}),

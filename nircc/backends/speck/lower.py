@@ -906,7 +906,7 @@ class _Lowering:
                   "a neuron fires at most once per input event and may fire several times per time bin "
                   "(depth-first event processing)", None, "spike")
         prog.validate(spec)
-        prog.meta["report"] = self._report(prog, layers, mapping)
+        prog.report = self._report(prog, layers, mapping)
         return prog
 
     def _risks(self, prog: SpeckProgram, lays: dict[str, _Layer]) -> None:

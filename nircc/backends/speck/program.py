@@ -42,9 +42,9 @@ from typing import Iterable, Optional, Union
 
 import numpy as np
 
-from ..._version import __version__
 from ...errors import ErrorCollector, NirccError
 from ..arrays import array_from_dict, array_to_dict, as_int_array
+from ..program import header, read_header
 from ...util import dumps
 from .spec import DEFAULT_VARIANT, SpeckSpec, get_spec, layer_memory
 
@@ -328,6 +328,8 @@ class SpeckProgram:
     variant: str = DEFAULT_VARIANT
     dt: float = 1e-3
     meta: dict = field(default_factory=dict)
+    #: the compile report (resources, quantization) the lowering attaches; not serialized
+    report: dict = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ lookup
     def layer(self, core: int) -> CnnLayer:
@@ -425,19 +427,13 @@ class SpeckProgram:
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict:
         """JSON-able, lossless (arrays with dtype and shape)."""
-        return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "nircc_version": __version__,
-                "variant": self.variant, "dt": float(self.dt), "input": self.input.to_dict(),
+        return {**header(SCHEMA, SCHEMA_VERSION, self.variant, self.dt), "input": self.input.to_dict(),
                 "layers": [lay.to_dict() for lay in self.layers],
                 "exits": [e.to_dict() for e in self.exits], "meta": dict(self.meta)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "SpeckProgram":
-        if d.get("schema") != SCHEMA:
-            raise NirccError(f"not a Speck program (schema {d.get('schema')!r}, expected {SCHEMA!r})",
-                             field="schema")
-        if d.get("schema_version") != SCHEMA_VERSION:
-            raise NirccError(f"Speck program schema version {d.get('schema_version')!r} is not "
-                             f"{SCHEMA_VERSION}", field="schema_version")
+        read_header(d, SCHEMA, (SCHEMA_VERSION,), "a Speck program")
         return cls(input=InputLayer.from_dict(d["input"]),
                    layers=[CnnLayer.from_dict(x) for x in d["layers"]],
                    exits=[Exit.from_dict(x) for x in d["exits"]], variant=d["variant"],

@@ -58,6 +58,9 @@ class SpiNNaker2Target(Target):
     def emit(self, program: S2Program, out_dir: Path) -> list[Path]:
         return _emit.emit(program, out_dir)
 
+    def load(self, path: Path):
+        return _emit.load_program(path)
+
     def emulator(self, program: S2Program, **options: Any) -> S2Emulator:
         """:class:`S2Emulator` of ``program`` (options: ``lif_curr_exp_order``,
         ``weight_rounding``, ``dense_limit``)."""

@@ -83,7 +83,7 @@ def _resolve(doc: dict, folder: Optional[Path]) -> dict:
     return doc
 
 
-def load_artifact(path: Union[str, os.PathLike]) -> S2Program:
+def load_program(path: Union[str, os.PathLike]) -> S2Program:
     """The program of an emitted directory (or its ``model.s2.json``)."""
     doc, folder = _read(path)
     return S2Program.from_dict(_resolve(doc, folder))

@@ -50,13 +50,17 @@ from typing import Any, ClassVar, Mapping, Optional, Union
 
 import numpy as np
 
-from ..._version import __version__
 from ...errors import ErrorCollector, NirccError
 from ...util import dumps
+from ..program import header, read_header
 from .spec import DEFAULT_VARIANT, MODEL_NAMES, RECORDABLE, RESETS, S2Spec, get_spec
 
 #: Format id of the JSON artifact.
-FORMAT = "nircc.spinnaker2/1"
+SCHEMA = "nircc.spinnaker2"
+#: 2: the common header (nircc.backends.program), dt for model_dt_s; 1: ``"format":
+#: "nircc.spinnaker2/1"``
+SCHEMA_VERSION = 2
+FORMAT = "nircc.spinnaker2/1"     # version 1's marker, still read
 
 #: float32 parameters of the ``lif*`` models
 FLOAT_PARAMS: tuple[str, ...] = ("threshold", "alpha_decay", "i_offset", "v_reset", "exc_decay", "inh_decay")
@@ -387,17 +391,16 @@ class S2Program:
 
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict:
-        """JSON-able, lossless (``targets/spinnaker2.md`` §5 layout, format :data:`FORMAT`)."""
-        return {"format": FORMAT, "nircc_version": __version__, "variant": self.variant,
-                "timesteps": self.timesteps, "sys_tick_in_s": self.sys_tick_in_s, "model_dt_s": self.model_dt_s,
+        """JSON-able, lossless (``targets/spinnaker2.md`` §5 layout, schema :data:`SCHEMA` with the
+        common header: its ``dt`` is :attr:`model_dt_s`)."""
+        return {**header(SCHEMA, SCHEMA_VERSION, self.variant, self.model_dt_s),
+                "timesteps": self.timesteps, "sys_tick_in_s": self.sys_tick_in_s,
                 "populations": [p.to_dict() for p in self.populations],
                 "projections": [q.to_dict() for q in self.projections], "meta": dict(self.meta)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "S2Program":
-        if d.get("format") != FORMAT:
-            raise NirccError(f"not a SpiNNaker2 program (format {d.get('format')!r}, expected {FORMAT!r})",
-                             field="format")
+        version = read_header(d, SCHEMA, (1, SCHEMA_VERSION), "a SpiNNaker2 program", legacy={(FORMAT, None): 1})
         projections = []
         for q in d["projections"]:
             kind = q.get("kind")
@@ -405,7 +408,8 @@ class S2Program:
                 raise NirccError(f"unknown projection kind {kind!r} (known: list, conv2d)", q.get("name"), "kind")
             projections.append(_PROJECTION_KINDS[kind].from_dict(q))
         return cls(populations=[Population.from_dict(p) for p in d["populations"]], projections=projections,
-                   timesteps=d["timesteps"], sys_tick_in_s=d["sys_tick_in_s"], model_dt_s=d.get("model_dt_s"),
+                   timesteps=d["timesteps"], sys_tick_in_s=d["sys_tick_in_s"],
+                   model_dt_s=d.get("model_dt_s") if version == 1 else d.get("dt"),
                    variant=d.get("variant", DEFAULT_VARIANT), meta=dict(d.get("meta", {})))
 
     def to_json(self) -> str:

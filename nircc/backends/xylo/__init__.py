@@ -62,6 +62,9 @@ class XyloTarget(Target):
     def emit(self, program: XyloProgram, out_dir: Path) -> list[Path]:
         return _emit.emit(program, out_dir)
 
+    def load(self, path: Path):
+        return _emit.load_program(path)
+
     def emulator(self, program: XyloProgram, **options: Any) -> XyloEmulator:
         """:class:`XyloEmulator` of ``program`` (it takes no options)."""
         if options:

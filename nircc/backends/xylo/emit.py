@@ -3,10 +3,11 @@
 
 ``emit(program, out_dir)`` writes two files (byte-identical across runs):
 
-``xylo.json`` (format ``nircc.xylo``, version 2)::
+``xylo.json`` (schema ``nircc.xylo``, version 3; versions 1 and 2 are read)::
 
-    format, format_version, nircc_version, variant, chip, samna_module, rockpool_package,
-    dt, meta {inputs, outputs, hidden, readout, latency, semantics},
+    schema, schema_version, nircc_version, variant, dt (the header every artifact starts
+    with: nircc.backends.program), chip, samna_module, rockpool_package,
+    meta {io (nircc.backends.io), hidden, readout, output_populations},
     rockpool {function, arrays: "xylo_spec.npz", kwargs, dt}
     configuration
 
@@ -55,18 +56,20 @@ from typing import Any, Union
 
 import numpy as np
 
-from ..._version import __version__
 from ...errors import NirccError
 from ...util import dumps, save_npz
 from ..base import require_sdk
+from ..program import header, read_header
 from .program import XyloProgram
 from .spec import get_spec
 
-FORMAT = "nircc.xylo"
-FORMAT_VERSION = 2
-#: versions :func:`load_program` reads (1: hidden biases stored as ``bias``, scalars flat
-#: in ``rockpool``)
-READABLE_VERSIONS = (1, 2)
+SCHEMA = "nircc.xylo"
+#: 3: the common header (nircc.backends.program); 2: ``"format"`` + ``"format_version": 2``
+#: (rockpool's keyword names); 1: hidden biases stored as ``bias``, scalars flat in ``rockpool``
+SCHEMA_VERSION = 3
+#: versions :func:`load_program` reads
+READABLE_VERSIONS = (1, 2, 3)
+FORMAT = SCHEMA                    # versions 1 and 2 wrote it as "format"
 ARTIFACT = "xylo.json"
 ARRAYS = "xylo_spec.npz"
 #: variant -> (samna submodule, name of the hidden block, hidden neuron class), as rockpool
@@ -227,10 +230,9 @@ def artifact(program: XyloProgram) -> dict:
     """The ``xylo.json`` document."""
     spec = get_spec(program.variant)
     samna_mod = SAMNA.get(program.variant)
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, "nircc_version": __version__,
-            "variant": program.variant, "chip": spec.chip,
+    return {**header(SCHEMA, SCHEMA_VERSION, program.variant, program.dt), "chip": spec.chip,
             "samna_module": f"samna.{samna_mod[0]}" if samna_mod else None,
-            "rockpool_package": spec.rockpool_package, "dt": program.dt, "meta": program.meta,
+            "rockpool_package": spec.rockpool_package, "meta": program.meta,
             "rockpool": {"function": ROCKPOOL_FUNCTION[program.variant], "arrays": ARRAYS,
                          "kwargs": rockpool_kwargs(program), "dt": program.dt},
             "configuration": configuration(program)}
@@ -245,19 +247,14 @@ def emit(program: XyloProgram, out_dir: Union[str, os.PathLike]) -> list[Path]:
     return [out / ARTIFACT, out / ARRAYS]
 
 
-def _read_doc(file: Path) -> dict:
+def _read_doc(file: Path) -> tuple[dict, int]:
     try:
         doc = json.loads(file.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise NirccError(f"{str(file)!r} is not readable JSON: {e}", field="path") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
-        raise NirccError(f"{str(file)!r} is not a {FORMAT} document (format {got!r})", field="format")
-    version = doc.get("format_version")
-    if type(version) is not int or version not in READABLE_VERSIONS:
-        raise NirccError(f"{str(file)!r}: {FORMAT} version {version!r} is not one this nircc reads "
-                         f"({', '.join(map(str, READABLE_VERSIONS))})", field="format_version")
-    return doc
+    version = read_header(doc, SCHEMA, READABLE_VERSIONS, repr(str(file)),
+                          legacy={(FORMAT, 1): 1, (FORMAT, 2): 2})
+    return doc, version
 
 
 def load_program(path: Union[str, os.PathLike]) -> XyloProgram:
@@ -271,8 +268,7 @@ def load_program(path: Union[str, os.PathLike]) -> XyloProgram:
     folder = p if p.is_dir() else p.parent
     if not (folder / ARTIFACT).is_file() or not (folder / ARRAYS).is_file():
         raise NirccError(f"no Xylo artifact ({ARTIFACT} and {ARRAYS}) in {str(folder)!r}", field="path")
-    doc = _read_doc(folder / ARTIFACT)
-    version = doc["format_version"]
+    doc, version = _read_doc(folder / ARTIFACT)
     absent = [k for k in ("variant", "dt", "meta", "rockpool") if k not in doc]
     if absent:
         raise NirccError(f"{str(folder / ARTIFACT)!r} lacks {absent}", field="format")

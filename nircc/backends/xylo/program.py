@@ -44,10 +44,10 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from ..._version import __version__
-from ...errors import ErrorCollector, NirccError
+from ...errors import ErrorCollector
 from ...util import dumps
 from ..arrays import array_from_dict, array_to_dict, as_int_array
+from ..program import header, read_header
 from .spec import DEFAULT_VARIANT, XyloSpec, get_spec
 
 SCHEMA = "nircc.xylo.program"
@@ -341,8 +341,7 @@ class XyloProgram:
         """A JSON-able dict (arrays as ``{"dtype", "shape", "data"}``); lossless:
         :meth:`from_dict` gives back an equal program (arrays that were assigned with a
         non-canonical dtype come back in their canonical one when their values fit)."""
-        d: dict[str, Any] = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION,
-                             "nircc_version": __version__, "variant": self.variant, "dt": self.dt,
+        d: dict[str, Any] = {**header(SCHEMA, SCHEMA_VERSION, self.variant, self.dt),
                              "bias_enable": self.bias_enable,
                              "aliases": [list(t) for t in self.aliases], "meta": self.meta}
         for name in ARRAY_FIELDS:
@@ -354,11 +353,7 @@ class XyloProgram:
     @classmethod
     def from_dict(cls, d: dict) -> "XyloProgram":
         """Inverse of :meth:`to_dict`; NirccError for another schema or a newer version."""
-        if d.get("schema") != SCHEMA:
-            raise NirccError(f"not a {SCHEMA} document (schema {d.get('schema')!r})", field="schema")
-        if int(d.get("schema_version", 0)) > SCHEMA_VERSION:
-            raise NirccError(f"schema version {d['schema_version']} is newer than this nircc's "
-                             f"{SCHEMA_VERSION}", field="schema_version")
+        read_header(d, SCHEMA, (SCHEMA_VERSION,), "a Xylo program")
         kwargs: dict[str, Any] = {name: array_from_dict(d[name]) for name in ARRAY_FIELDS}
         kwargs.update({name: int(d[name]) for name in SHIFT_FIELDS})
         return cls(**kwargs, aliases=d["aliases"], bias_enable=bool(d["bias_enable"]),

@@ -1,0 +1,128 @@
+"""The contract every registered target keeps (issue 15): compile a tiny net that fits, save,
+load back equal and byte-identical, run with the documented input layout, outputs and
+latency as the I/O map declares, the common header in every artifact, report keys and the
+fidelity figure, every documented option accepted with its default and an unknown one
+refused, and ``nircc emulate --artifact`` running what was written without recompiling."""
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+
+import nircc
+from nircc.backends import base as backends
+from nircc.backends.io import program_io
+from nircc.backends.program import HEADER_KEYS
+from nircc.cli import main
+
+TARGETS = backends.names()
+F32 = np.float32
+
+
+def tiny() -> nir.NIRGraph:
+    """Input(3) -> Linear -> IF(3) -> Linear -> IF(3) -> Output: fits every target."""
+    one = np.ones(3, F32)
+    nodes = {"in": nir.Input(input_type={"input": np.array([3])}), "w": nir.Linear(weight=1.5 * np.eye(3, dtype=F32)),
+             "n": nir.IF(r=one, v_threshold=one, v_reset=0 * one), "w2": nir.Linear(weight=1.5 * np.eye(3, dtype=F32)),
+             "n2": nir.IF(r=one, v_threshold=one, v_reset=0 * one),
+             "out": nir.Output(output_type={"output": np.array([3])})}
+    return nir.NIRGraph(nodes=nodes, edges=[("in", "w"), ("w", "n"), ("n", "w2"), ("w2", "n2"), ("n2", "out")],
+                        type_check=False)
+
+
+def compiled(target: str) -> nircc.CompileResult:
+    return nircc.compile(tiny(), target, dt=1.0, semantics="nir")
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_save_load_round_trip_is_equal_and_byte_identical(target, tmp_path):
+    res = compiled(target)
+    res.save(tmp_path / "a")
+    back = res.target.load(tmp_path / "a")
+    assert back.to_dict() == res.program.to_dict()
+    res.target.emit(back, tmp_path / "b")
+    a = {k: v for k, v in files(tmp_path / "a").items() if k != "report.json"}
+    assert files(tmp_path / "b") == a
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_artifact_and_program_carries_the_common_header(target, tmp_path):
+    res = compiled(target)
+    d = res.program.to_dict()
+    assert set(HEADER_KEYS) <= set(d) and d["schema"].startswith(f"nircc.{target}")
+    assert (d["variant"], d["dt"]) == (res.options.variant, 1.0)
+    res.save(tmp_path / "o")
+    main_json = [json.loads(p.read_text()) for p in (tmp_path / "o").glob("*.json") if p.name != "report.json"]
+    headed = [doc for doc in main_json if set(HEADER_KEYS) <= set(doc)]
+    assert headed and all(doc["schema"].startswith(f"nircc.{target}") for doc in headed)
+    assert "report" not in json.dumps(sorted(d.get("meta", {})))     # the report lives beside the program
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_run_layout_outputs_and_latency_as_declared(target):
+    res = compiled(target)
+    io = program_io(res.program)
+    x = {"in": (np.random.default_rng(0).random((20, 2, 3)) < 0.6).astype(np.uint8)}
+    out = res.target.run(res.program, x)
+    assert set(out.outputs) == {p.name for p in io.outputs} == {"out"}
+    assert out.outputs["out"].shape == (20, 2, 3)
+    assert set(res.target.latency(res.program)) == {"out"}
+    assert out.outputs["out"].sum() > 0                       # the tiny net fires at dt = 1
+    rep = res.fidelity(x)
+    assert rep.decision_agreement is not None and not rep.meaningless
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_report_keys(target):
+    r = compiled(target).report
+    assert {"schema_version", "nircc_version", "target", "variant", "dt", "semantics", "semantics_source",
+            "chip_semantics", "target_options", "passes", "diagnostics", "fidelity"} <= set(r)
+    assert r["target"] == target and r["dt"] == 1.0
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_documented_options_with_defaults_are_accepted_and_unknown_refused(target):
+    opts = importlib.import_module(f"nircc.backends.{target}.lower").OPTIONS
+    assert tuple(opts) == backends.get(target).option_names
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "targets" / f"{target}.md").read_text()
+    for key, default in opts.items():
+        assert f"`{key}`" in doc, f"{target} option {key!r} is not documented"
+        value = default[0] if isinstance(default, tuple) else default
+        if value is not None:
+            nircc.compile(tiny(), target, dt=1.0, semantics="nir", options={key: value})
+    with pytest.raises(nircc.NirccError) as e:
+        nircc.compile(tiny(), target, dt=1.0, semantics="nir", options={"no_such_option": 1})
+    assert "no_such_option" in str(e.value)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_emulate_artifact_runs_what_was_written(target, tmp_path, capsys):
+    model = tmp_path / "m.nir"
+    nircc.save(nircc.load(tiny()), model)
+    np.save(tmp_path / "x.npy", (np.random.default_rng(1).random((15, 2, 3)) < 0.6).astype(np.uint8))
+    common = ["--dt", "1", "--semantics", "nir"]
+    assert main([str(model), "--target", target, "-o", str(tmp_path / "art"), "--fidelity-steps", "0"] + common) == 0
+    assert main(["emulate", str(model), "--target", target, "-i", str(tmp_path / "x.npy"), "-o",
+                 str(tmp_path / "fresh.npz")] + common) == 0
+    assert main(["emulate", "--artifact", str(tmp_path / "art"), "-i", str(tmp_path / "x.npy"), "-o",
+                 str(tmp_path / "loaded.npz")]) == 0
+    assert (tmp_path / "fresh.npz").read_bytes() == (tmp_path / "loaded.npz").read_bytes()
+    assert f"art ({target} " in capsys.readouterr().out
+    other = [t for t in TARGETS if t != target][0]
+    assert main(["emulate", "--artifact", str(tmp_path / "art"), "--target", other, "-i", str(tmp_path / "x.npy")]) == 2
+    assert f"holds a {target} artifact, not {other}" in capsys.readouterr().err
+
+
+def test_no_target_reimplements_the_shared_flow():
+    for name in TARGETS:
+        cls = type(backends.get(name))
+        for method in ("run", "latency", "io", "realise_semantics"):
+            assert method not in cls.__dict__, (name, method)
