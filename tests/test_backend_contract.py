@@ -93,11 +93,16 @@ def test_documented_options_with_defaults_are_accepted_and_unknown_refused(targe
     opts = importlib.import_module(f"nircc.backends.{target}.lower").OPTIONS
     assert tuple(opts) == backends.get(target).option_names
     doc = (Path(__file__).resolve().parent.parent / "docs" / "targets" / f"{target}.md").read_text()
-    for key, default in opts.items():
+    for key, opt in opts.items():
         assert f"`{key}`" in doc, f"{target} option {key!r} is not documented"
-        value = default[0] if isinstance(default, tuple) else default
-        if value is not None:
-            nircc.compile(tiny(), target, dt=1.0, semantics="nir", options={key: value})
+        assert opt.name == key and opt.doc and opt.problem(opt.default) is None
+        if opt.default is not None:
+            nircc.compile(tiny(), target, dt=1.0, semantics="nir", options={key: opt.default})
+        if opt.kind == "choice":
+            with pytest.raises(nircc.NirccError) as e:
+                nircc.compile(tiny(), target, dt=1.0, semantics="nir", options={key: "no-such-value"})
+            assert (e.value.errors[0].field, e.value.errors[0].message) == (
+                key, f"'no-such-value' not in {list(opt.choices)}")
     with pytest.raises(nircc.NirccError) as e:
         nircc.compile(tiny(), target, dt=1.0, semantics="nir", options={"no_such_option": 1})
     assert "no_such_option" in str(e.value)

@@ -510,5 +510,5 @@ def test_layer2core_errors():
 def test_unknown_options_and_values():
     errs = errors_of(small(), modes="event")
     assert errs[0].field == "modes" and "unknown speck option" in str(errs[0])
-    one_error(small(), None, "mode", "'fast' is not one of", mode="fast")
+    one_error(small(), None, "mode", "'fast' not in ['event', 'binned']", mode="fast")
     one_error(small(), "input", "dvs", "dvs=true needs a [2, H, W] input", dvs=True)

@@ -8,7 +8,7 @@ A chip is a folder ``nircc/backends/<chip>/`` with
 * ``lower.py``     ``Graph -> Program`` (the chip's integers and layout);
 * ``emit.py``      ``Program -> files`` (SDK-neutral, versioned) and ``to_sdk()``;
 * ``emulator.py``  the chip's update, bit-accurate, vectorized over neurons and batch;
-* ``__init__.py``  a :class:`Target` subclass, registered with :func:`register`.
+* ``__init__.py``  a :class:`Target` subclass, named in :data:`BUILTIN` (one line).
 
 Every lowering records the program's :class:`~nircc.backends.io.IOMap` (NIR Inputs and
 Outputs to chip channels or populations, with each output's latency) in
@@ -64,8 +64,14 @@ class Target(ABC):
     description: str = ""
     #: the chip's short name in messages ("Xylo", "Loihi 2")
     label: str = ""
-    #: the names ``--option`` / ``options=`` accept (documented in docs/targets/<name>.md)
-    option_names: tuple[str, ...] = ()
+    #: the target's options as data (:mod:`nircc.backends.options`): name -> Option, with
+    #: default, kind and docs (docs/targets/<name>.md); parsed by ``parse_options``
+    options: dict = {}
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        """The names ``--option`` / ``options=`` accept."""
+        return tuple(self.options)
     #: the semantics rules the chip realises: option -> the values it can run, the first the
     #: closest stand-in for the others (options not listed: every value).  Read by
     #: :meth:`realise_semantics`, the one policy of every target.
@@ -204,6 +210,8 @@ _REGISTRY: dict[str, Callable[[], Target]] = {}
 
 
 def register(name: str, factory: Callable[[], Target]) -> None:
+    """Register a target that is not built in (a plug-in; the built-in ones are
+    :data:`BUILTIN`)."""
     _REGISTRY[name] = factory
 
 
@@ -221,14 +229,19 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-#: Built-in chips: one line each; importing the package registers the target.
-BUILTIN = ("xylo", "speck", "loihi", "spinnaker2")
+#: The built-in chips, the registry of nircc: ``name -> "module:Class"``.  A chip is a folder
+#: ``nircc/backends/<chip>/`` and one line here; importing it registers nothing itself.
+BUILTIN: dict[str, str] = {
+    "xylo": "nircc.backends.xylo:XyloTarget",
+    "speck": "nircc.backends.speck:SpeckTarget",
+    "loihi": "nircc.backends.loihi:LoihiTarget",
+    "spinnaker2": "nircc.backends.spinnaker2:SpiNNaker2Target",
+}
 
 
 def _load_builtin() -> None:
-    for chip in BUILTIN:
-        try:
-            importlib.import_module(f"nircc.backends.{chip}")
-        except ModuleNotFoundError as e:
-            if e.name != f"nircc.backends.{chip}":
-                raise
+    for chip, where in BUILTIN.items():
+        if chip in _REGISTRY:
+            continue
+        module, _, cls = where.partition(":")
+        _REGISTRY[chip] = getattr(importlib.import_module(module), cls)

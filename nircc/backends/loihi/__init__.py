@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 from ...errors import NirccError
 from ...passes import canonicalize, fuse_affine, infer_shapes
-from ..base import Target, register
+from ..base import Target
 from . import emit as _emit
 from .emulator import LoihiEmulator
 from .lower import OPTIONS
@@ -40,7 +40,7 @@ class LoihiTarget(Target):
     name = "loihi"
     variants = VARIANTS
     default_variant = DEFAULT_VARIANT
-    option_names = tuple(OPTIONS)
+    options = OPTIONS
     label = "Loihi 2"
     semantics_rules = {"reset": ("zero",), "reset_timing": ("immediate",), "spike": ("single",),
                        "v_min": ("none",), "initial_v": ("zero",)}
@@ -91,5 +91,3 @@ class LoihiTarget(Target):
         """The lava-dl netx ``Network`` of ``program`` (:func:`nircc.backends.loihi.emit.to_sdk`)."""
         return _emit.to_sdk(program, net_path, **network_options)
 
-
-register("loihi", LoihiTarget)

@@ -74,6 +74,7 @@ from ...passes.quantize import (DecayResult, NumberFormat, QuantizationReport, T
                                 quantize_group)
 from ...semantics import Semantics, decay
 from ..io import IOMap, Port
+from ..options import Option, option_table, parse_options
 from ..paths import F64, MAP_TYPES, POPULATION_TYPES, PathWalker, Route, compose_pooling, pooling, size_of
 from .partition import partition
 from .program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer, LoihiProgram, Synapse,
@@ -85,12 +86,15 @@ SPIKING = ("LIF", "IF", "CubaLIF")
 CUBA = ("CubaLIF", "CubaLI")
 
 #: Target options (``--option key=value``) and their defaults.
-OPTIONS: dict[str, Any] = {
-    "weight_scale": None,   # a fixed gain G (a_in units per unit of NIR voltage) for every layer
-    "rounding": "trunc",    # "trunc" (the NIR paper's int()) | "nearest" (half-even)
-    "tau_tolerance": 0.01,  # relative time-constant error above which a tau-approximated warning is given
-}
 ROUNDINGS = {"trunc": "trunc", "nearest": "half_even"}
+#: Target options (``--option key=value``), documented in docs/targets/loihi.md.
+OPTIONS = option_table([
+    Option("weight_scale", None, "a fixed gain G (a_in units per unit of NIR voltage) for every layer", "number",
+           lo=0, lo_open=True),
+    Option("rounding", "trunc", "trunc (the NIR paper's int()) or nearest (half-even)", "choice", tuple(ROUNDINGS)),
+    Option("tau_tolerance", 0.01, "relative time-constant error above which a tau-approximated warning is given",
+           "number", lo=0),
+])
 #: ``rounding = trunc`` truncates toward zero after this relative allowance (two float32 ulps):
 #: a value meant to be an integer that the float32 parameters of a file put a hair below it
 #: (tau = 0.004 s is 0.0040000002: 25 becomes 24.9999988) keeps its integer
@@ -109,21 +113,7 @@ _UNSUPPORTED = {
 # ---------------------------------------------------------------------- options and semantics
 def read_options(raw: dict, errs: ErrorCollector) -> dict:
     """The target options with defaults, each checked (errors name the option)."""
-    opts = dict(OPTIONS)
-    for k in sorted(set(raw) - set(OPTIONS)):
-        errs.add(f"unknown loihi option (known: {', '.join(OPTIONS)})", field=k, code="option")
-    opts.update({k: v for k, v in raw.items() if k in OPTIONS})
-    for key in ("weight_scale", "tau_tolerance"):
-        v = opts[key]
-        if v is None and key == "weight_scale":
-            continue
-        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and
-                (v > 0 if key == "weight_scale" else v >= 0)):
-            errs.add(f"{v!r} must be a {'positive' if key == 'weight_scale' else 'non-negative'} number", field=key,
-                     code="option")
-    if not isinstance(opts["rounding"], str) or opts["rounding"] not in ROUNDINGS:
-        errs.add(f"{opts['rounding']!r} not in {list(ROUNDINGS)}", field="rounding", code="option")
-    return opts
+    return parse_options(raw, OPTIONS.values(), "loihi", errs)
 
 
 

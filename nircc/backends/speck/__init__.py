@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 
 from ...passes import canonicalize, fuse_affine, infer_shapes
-from ..base import Emulator, Target, register
+from ..base import Emulator, Target
 from . import emit as _emit
 from . import emulator as _emu
 from .lower import OPTIONS
@@ -32,7 +32,7 @@ class SpeckTarget(Target):
     name = "speck"
     variants = VARIANTS
     default_variant = DEFAULT_VARIANT
-    option_names = tuple(OPTIONS)
+    options = OPTIONS
     label = "Speck"
     semantics_rules = {"reset_timing": ("immediate",), "initial_v": ("zero",)}
     rule_words = {("reset_timing", "immediate"): "in the spike's event", ("initial_v", "zero"): "v = 0 at the start"}
@@ -82,7 +82,5 @@ class SpeckTarget(Target):
     def to_sdk(self, program: SpeckProgram) -> Any:
         return _emit.to_sdk(program)
 
-
-register("speck", SpeckTarget)
 
 __all__ = ["SpeckTarget"]

@@ -127,23 +127,27 @@ from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
 from ...passes.map_resources import Core, Population, format_amount, map_resources
 from ...passes.quantize import NumberFormat, QuantizationReport, Tensor, brief, quantize_group
 from ..io import IOMap, Port
+from ..options import Option, option_table, parse_options
 from .program import CnnLayer, Destination, Exit, InputLayer, SpeckProgram
 from .spec import SpeckSpec, layer_memory
 
 STAGE = "speck"
 
-#: Target options (``--option key=value``) and their allowed values (first = default).
-OPTIONS: dict[str, tuple] = {
-    "mode": ("event", "binned"),
-    "order": ("sinabs", "address", "round_robin"),
-    "overflow": ("error", "saturate"),
-    "spike": ("semantics", "multi", "single"),
-    "dvs": ("auto", True, False),
-    "dvs_sensor": (False, True),
-    "bias_bits": (16, 8),
-    "threshold_low": ("semantics", "min", "-threshold"),
-    "layer2core": (None,),
-}
+#: Target options (``--option key=value``), documented in docs/targets/speck.md.
+OPTIONS = option_table([
+    Option("mode", "event", "the emulator of the fidelity check: event (the chip's order) or binned", "choice",
+           ("event", "binned")),
+    Option("order", "sinabs", "event order within a time bin", "choice", ("sinabs", "address", "round_robin")),
+    Option("overflow", "error", "a state that can leave int16: an error, or saturate", "choice", ("error", "saturate")),
+    Option("spike", "semantics", "the binned emulator's spike rule: the semantics', multi or single", "choice",
+           ("semantics", "multi", "single")),
+    Option("dvs", "auto", "route the input through the DVS layer: auto, true or false", "choice", ("auto", True, False)),
+    Option("dvs_sensor", False, "events come from the chip's own DVS sensor", "choice", (False, True)),
+    Option("bias_bits", 16, "bias width: 16 (int16) or 8 (int8)", "choice", (16, 8)),
+    Option("threshold_low", "semantics", "floor of the state: the semantics' v_min, min or -threshold", "choice",
+           ("semantics", "min", "-threshold")),
+    Option("layer2core", None, "explicit placement: {layer: core} or 'name:core,...'", "any"),
+])
 
 WEIGHT_TYPES = ("Conv2d", "Affine", "Linear")
 CHAIN_TYPES = ("SumPool2d", "AvgPool2d", "Flatten")
@@ -171,25 +175,8 @@ Pair = tuple[int, int]
 # ---------------------------------------------------------------------- options
 def _options(options: Any) -> dict:
     """The target options with defaults; NirccError for unknown keys or values."""
-    given = dict(getattr(options, "target_options", None) or {})
     errs = ErrorCollector()
-    for key in sorted(set(given) - set(OPTIONS)):
-        errs.add(f"unknown speck option (known: {', '.join(OPTIONS)})", field=key)
-    out = {k: v[0] for k, v in OPTIONS.items()}
-    for key, value in given.items():
-        if key not in OPTIONS:
-            continue
-        if key == "layer2core":
-            out[key] = value
-            continue
-        allowed = OPTIONS[key]
-        match = [a for a in allowed if a == value and type(a) is type(value)]
-        if key == "bias_bits" and isinstance(value, (int, np.integer)) and int(value) in allowed:
-            match = [int(value)]
-        if not match:
-            errs.add(f"{value!r} is not one of {', '.join(repr(a) for a in allowed)}", field=key)
-        else:
-            out[key] = match[0]
+    out = parse_options(getattr(options, "target_options", None), OPTIONS.values(), "speck", errs)
     errs.raise_if_any()
     return out
 

@@ -23,7 +23,7 @@ from typing import Any, Mapping, Optional
 
 
 from ...passes import canonicalize, fuse_affine, infer_shapes
-from ..base import Target, register
+from ..base import Target
 from . import emit as _emit
 from .emulator import S2Emulator
 from .lower import OPTIONS
@@ -38,7 +38,7 @@ class SpiNNaker2Target(Target):
     name = "spinnaker2"
     variants = VARIANTS
     default_variant = DEFAULT_VARIANT
-    option_names = tuple(OPTIONS)
+    options = OPTIONS
     label = "SpiNNaker2"
     semantics_rules = {"spike": ("single",), "reset_timing": ("immediate",), "v_min": ("none",),
                        "initial_v": ("zero",)}
@@ -90,5 +90,3 @@ class SpiNNaker2Target(Target):
         """The py-spinnaker2 network (:func:`nircc.backends.spinnaker2.emit.to_sdk`)."""
         return _emit.to_sdk(program, inputs)
 
-
-register("spinnaker2", SpiNNaker2Target)

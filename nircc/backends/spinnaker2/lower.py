@@ -51,6 +51,7 @@ from .partition import partition
 from .program import Conv2DProjection, ListProjection, NirProvenance, Population, S2Program
 from .spec import S2Spec
 from ..io import IOMap, Port
+from ..options import Option, option_table, parse_options
 from ..paths import MAP_TYPES, POPULATION_TYPES, size_of
 from .synapses import STAGE, Network, SynPath, extract
 
@@ -61,18 +62,24 @@ SPIKING = ("LIF", "IF", "CubaLIF")
 CUBA = ("CubaLIF", "CubaLI")
 
 #: Target options (``--option key=value``) and their defaults.
-OPTIONS: dict[str, Any] = {
-    "weight_scale": None,             # a fixed gain for every population (the NIR paper's 102.02)
-    "weight_scale_percentile": None,  # (0, 100]: bound each gain by this percentile of |w|
-    "delay_mode": "native",           # "native" | "relay"
-    "timesteps": 1000,                # run length: hw.run steps, recording buffers in the memory model
-    "sys_tick_in_s": None,            # real time per step on the chip (default: the spec's 1e-3 s)
-    "record": "outputs",              # "outputs" | "all": which populations record
-    "record_v": False,                # also record v of spiking output populations
-    "input_rate": 0.1,                # expected input spikes per neuron and step (spike_list memory)
-}
 DELAY_MODES = ("native", "relay")
 RECORD_MODES = ("outputs", "all")
+#: Target options (``--option key=value``), documented in docs/targets/spinnaker2.md.
+OPTIONS = option_table([
+    Option("weight_scale", None, "a fixed gain for every population (the NIR paper's 102.02)", "number",
+           lo=0, lo_open=True),
+    Option("weight_scale_percentile", None, "(0, 100]: bound each gain by this percentile of |w|", "number",
+           lo=0, hi=100, lo_open=True),
+    Option("delay_mode", "native", "native (the chip's delay field) or relay (relay populations)", "choice",
+           DELAY_MODES),
+    Option("timesteps", 1000, "run length: hw.run steps, recording buffers in the memory model", "int", lo=1),
+    Option("sys_tick_in_s", None, "real time per step on the chip (default: the spec's 1e-3 s)", "number",
+           lo=0, lo_open=True),
+    Option("record", "outputs", "which populations record: outputs or all", "choice", RECORD_MODES),
+    Option("record_v", False, "also record v of spiking output populations", "bool"),
+    Option("input_rate", 0.1, "expected input spikes per neuron and step (spike_list memory)", "number",
+           lo=0, hi=1),
+])
 _UNSUPPORTED = {
     "Threshold": "a stateless threshold is not a py-spinnaker2 neuron model (use IF or LIF)",
     "Conv1d": "py-spinnaker2 convolutions are 2-D Conv2DProjections (reshape to Conv2d)",
@@ -84,37 +91,10 @@ RELAY_PARAMS = {"threshold": 0.5, "alpha_decay": 0.0, "i_offset": 0.0, "v_reset"
 # ---------------------------------------------------------------------- options
 def read_options(raw: dict, spec: S2Spec, errs: ErrorCollector) -> dict:
     """The target options with defaults, each checked (errors name the option)."""
-    opts = dict(OPTIONS)
-    unknown = sorted(set(raw) - set(OPTIONS))
-    for k in unknown:
-        errs.add(f"unknown spinnaker2 option (known: {', '.join(OPTIONS)})", field=k, code="option")
-    opts.update({k: v for k, v in raw.items() if k in OPTIONS})
-
-    def number(key: str, lo: float, hi: float, lo_open: bool = True) -> None:
-        v = opts[key]
-        if v is None and OPTIONS[key] is None:      # "not given" where the default is None
-            return
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and \
-            (v > lo if lo_open else v >= lo) and v <= hi
-        if not ok:
-            errs.add(f"{v!r} must be a number in {'(' if lo_open else '['}{lo:g}, {hi:g}]", field=key, code="option")
-
-    number("weight_scale", 0.0, math.inf)
-    number("weight_scale_percentile", 0.0, 100.0)
-    number("sys_tick_in_s", 0.0, math.inf)
-    number("input_rate", 0.0, 1.0, lo_open=False)
+    opts = parse_options(raw, OPTIONS.values(), "spinnaker2", errs)
     if opts["weight_scale"] is not None and opts["weight_scale_percentile"] is not None:
         errs.add("weight_scale fixes every gain and weight_scale_percentile chooses them: give one",
                  field="weight_scale", code="option")
-    if opts["delay_mode"] not in DELAY_MODES:
-        errs.add(f"{opts['delay_mode']!r} not in {list(DELAY_MODES)}", field="delay_mode", code="option")
-    if opts["record"] not in RECORD_MODES:
-        errs.add(f"{opts['record']!r} not in {list(RECORD_MODES)}", field="record", code="option")
-    if not isinstance(opts["record_v"], bool):
-        errs.add(f"{opts['record_v']!r} must be true or false", field="record_v", code="option")
-    t = opts["timesteps"]
-    if not isinstance(t, int) or isinstance(t, bool) or t < 1:
-        errs.add(f"{t!r} must be a whole number of steps >= 1", field="timesteps", code="option")
     if opts["sys_tick_in_s"] is None:
         opts["sys_tick_in_s"] = spec.sys_tick_in_s
     return opts

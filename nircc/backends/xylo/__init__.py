@@ -24,7 +24,7 @@ import numpy as np
 
 from ...errors import NirccError
 from ...passes import canonicalize, fuse_affine, infer_shapes
-from ..base import EmulatorResult, Target, register
+from ..base import EmulatorResult, Target
 from . import emit as _emit
 from .emulator import XyloEmulator
 from .lower import OPTIONS
@@ -39,7 +39,7 @@ class XyloTarget(Target):
     name = "xylo"
     variants = VARIANTS
     default_variant = DEFAULT_VARIANT
-    option_names = tuple(OPTIONS)
+    options = OPTIONS
     label = "Xylo"
     semantics_rules = {"threshold": (">=",), "spike": ("multi",), "reset": ("subtract",),
                        "reset_timing": ("immediate",), "v_min": ("none",), "initial_v": ("zero",)}
@@ -108,5 +108,3 @@ class XyloTarget(Target):
         """samna's ``XyloConfiguration`` (:func:`nircc.backends.xylo.emit.to_sdk`)."""
         return _emit.to_sdk(program)
 
-
-register("xylo", XyloTarget)

@@ -54,7 +54,6 @@ approximations are diagnostics with stage ``xylo``):
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -67,6 +66,7 @@ from ...passes.quantize import (DecayResult, brief, NumberFormat, QuantizationRe
                                 quantize_group)
 from ...semantics import Semantics, decay
 from ..io import IOMap, Port
+from ..options import Option, option_table, parse_options
 from ..paths import F64, MAP_TYPES, PathWalker, Route, output_populations, size_of
 from .program import XyloProgram
 from .spec import XyloSpec
@@ -83,13 +83,17 @@ V_RANGE = 127 << 8
 #: the decay shift of a neuron without synaptic state (its input spreads over 1/2, 1/4, ...)
 NO_SYNAPSE_DASH = 1
 
-#: Target options (``--option key=value``) and their defaults.
-OPTIONS: dict[str, Any] = {
-    "quantization": "channel",   # "channel": one gain per post-neuron; "global": one per block
-    "threshold_max": 4095,       # largest threshold integer (headroom for V and I below int16)
-    "tau_tolerance": 0.05,       # relative time-constant error above which tau-approximated warns
-    "readout_headroom": 64,      # largest weights a membrane read-out's V holds before int16 saturates
-}
+#: Target options (``--option key=value``), documented in docs/targets/xylo.md.
+OPTIONS = option_table([
+    Option("quantization", "channel", "one gain per post-neuron (channel) or one per block (global)", "choice",
+           ("channel", "global")),
+    Option("threshold_max", 4095, "largest threshold integer (headroom for V and I below int16)", "int",
+           lo=1, hi=I16_MAX),
+    Option("tau_tolerance", 0.05, "relative time-constant error above which tau-approximated warns", "number",
+           lo=0),
+    Option("readout_headroom", 64, "largest weights a membrane read-out's V holds before int16 saturates", "int",
+           lo=1, hi=V_RANGE),
+])
 _UNSUPPORTED = {
     "Conv1d": "Xylo has no convolutions (a dense recurrent block)",
     "Conv2d": "Xylo has no convolutions (a dense recurrent block)",
@@ -112,22 +116,7 @@ class _Walker(PathWalker):
 # ---------------------------------------------------------------------- options and semantics
 def read_options(raw: dict, errs: ErrorCollector) -> dict:
     """The target options with defaults, each checked (errors name the option)."""
-    opts = dict(OPTIONS)
-    for k in sorted(set(raw) - set(OPTIONS)):
-        errs.add(f"unknown xylo option (known: {', '.join(OPTIONS)})", field=k, code="option")
-    opts.update({k: v for k, v in raw.items() if k in OPTIONS})
-    if opts["quantization"] not in ("channel", "global"):
-        errs.add(f"{opts['quantization']!r} not in ['channel', 'global']", field="quantization", code="option")
-    thr = opts["threshold_max"]
-    if isinstance(thr, bool) or not isinstance(thr, int) or not 1 <= thr <= I16_MAX:
-        errs.add(f"{thr!r} must be an integer in 1..{I16_MAX}", field="threshold_max", code="option")
-    room = opts["readout_headroom"]
-    if isinstance(room, bool) or not isinstance(room, int) or not 1 <= room <= V_RANGE:
-        errs.add(f"{room!r} must be an integer in 1..{V_RANGE}", field="readout_headroom", code="option")
-    tol = opts["tau_tolerance"]
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (math.isfinite(tol) and tol >= 0):
-        errs.add(f"{tol!r} must be a non-negative number", field="tau_tolerance", code="option")
-    return opts
+    return parse_options(raw, OPTIONS.values(), "xylo", errs)
 
 
 
