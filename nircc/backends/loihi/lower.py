@@ -29,7 +29,7 @@ and reason; approximations are diagnostics with stage ``loihi``):
    a path from the layer to itself (through one back edge, no Delay) is the recurrent
    synapse of a ``dense_rec`` layer;
 3. neuron parameters (:func:`neuron_plan`, module table below);
-4. quantization (:func:`quantize_layer`) through :func:`nircc.passes.quantize_group` and
+4. quantization (:func:`quantize_layer`) through :func:`nircc.backends.toolkit.quantize.quantize_group` and
    :func:`nircc.passes.linear_decay`; the weights netx will load are checked with
    :func:`~nircc.backends.loihi.program.netx_synapse` and repaired or refused;
 5. 24-bit state ranges (:func:`state_ranges`), partitioning (:mod:`.partition`).
@@ -70,12 +70,12 @@ from ...errors import Diagnostics, ErrorCollector, NirccError
 from ...ir import Graph
 from ...ir.graph import NEURON_TYPES
 from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
-from ...passes.quantize import (DecayResult, NumberFormat, QuantizationReport, Tensor, linear_decay,
+from ..toolkit.quantize import (DecayResult, NumberFormat, QuantizationReport, Tensor, linear_decay,
                                 quantize_group)
 from ...semantics import Semantics, decay
 from ..io import IOMap, Port
 from ..options import Option, option_table, parse_options
-from ..paths import F64, MAP_TYPES, POPULATION_TYPES, PathWalker, Route, compose_pooling, pooling, size_of
+from ..toolkit.paths import F64, MAP_TYPES, POPULATION_TYPES, PathWalker, Route, compose_pooling, pooling, size_of
 from .partition import partition
 from .program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer, LoihiProgram, Synapse,
                       determine_sign_mode, netx_recurrent_synapses, netx_synapse)
@@ -164,7 +164,7 @@ def _pool_reads_padding(n_in: int, n_pooled: int, k: int, s: int, n_out: int, co
 
 
 class _Paths(PathWalker):
-    """Routes (:mod:`nircc.backends.paths`) and the linear map of each (module docstring, step 2)."""
+    """Routes (:mod:`nircc.backends.toolkit.paths`) and the linear map of each (module docstring, step 2)."""
 
     STAGE = STAGE
     CHIP = "Loihi"

@@ -1,5 +1,5 @@
 """Partitioning of a :class:`LoihiProgram` over neurocores: the spec's capacity model through
-:func:`nircc.passes.map_resources`.
+:func:`nircc.backends.toolkit.mapping`.
 
 Every layer with neurons is a splittable population of the shared mapper; several slices
 share a neurocore (``exclusive=False``).  A slice of ``k`` consecutive neurons (netx order,
@@ -36,7 +36,7 @@ from typing import Optional
 import numpy as np
 
 from ...errors import ErrorCollector, NirccError
-from ...passes import Core, MappingError, Population, map_resources
+from ..toolkit.mapping import Core, MappingError, Population, map_resources
 from .program import ConvLayer, LoihiProgram
 from . import spec as spec_table
 from .spec import LoihiSpec

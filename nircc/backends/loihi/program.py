@@ -67,7 +67,7 @@ from typing import Any, ClassVar, Mapping, Optional, Union
 import numpy as np
 
 from ...errors import ErrorCollector, NirccError
-from ..arrays import as_int_array, int_scalar
+from ..toolkit.arrays import as_int_array, int_scalar
 from ..program import header, read_header
 from ...ir.shapes import conv_out_size
 from ...util import dumps

@@ -276,7 +276,7 @@ class LoihiSpec:
 
     def core_capacity(self, model: str = "CUBA") -> dict[str, int]:
         """One neurocore's capacity per resource, as the shared mapper
-        (:class:`nircc.passes.map_resources.Core`) takes it: neurons of ``model`` and
+        (:class:`nircc.backends.toolkit.mapping.Core`) takes it: neurons of ``model`` and
         synaptic memory words (:class:`SynapseMemoryModel`)."""
         return {"neurons": self.neurons_per_core(model), "synapse_words": self.memory.words_per_core}
 

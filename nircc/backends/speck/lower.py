@@ -82,7 +82,7 @@ Parameters (per core; ``g`` = the layer's gain, see Quantization)::
   a Scale canonicalize could not fold, recurrent edges, more than one Input, an Output
   fed by anything but spikes (an IF, through SumPool2d / Flatten).
 
-Quantization (``nircc.passes.quantize``)
+Quantization (``nircc.backends.toolkit.quantize``)
 ========================================
 One scale group per core (sinabs' ``discretize_conv_spike`` rule, one gain for the whole
 layer, limited by every tensor):
@@ -105,7 +105,7 @@ weight ``>= threshold_high`` (``weight-above-threshold``: one input event then c
 neuron past threshold more than once, but the chip emits one spike per event, fewer than a
 time-binned simulation).
 
-Mapping (``nircc.passes.map_resources``)
+Mapping (``nircc.backends.toolkit.mapping``)
 ========================================
 Every core (relays included) is one population with the fixed demand of the memory
 formulas (``spec.layer_memory``: kernel, neuron and bias words) on the 9 cores of the
@@ -124,8 +124,8 @@ import numpy as np
 from ...errors import Diagnostics, ErrorCollector, NirccError, NirccErrors
 from ...ir import Graph
 from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
-from ...passes.map_resources import Core, Population, format_amount, map_resources
-from ...passes.quantize import NumberFormat, QuantizationReport, Tensor, brief, quantize_group
+from ..toolkit.mapping import Core, Population, format_amount, map_resources
+from ..toolkit.quantize import NumberFormat, QuantizationReport, Tensor, brief, quantize_group
 from ..io import IOMap, Port
 from ..options import Option, option_table, parse_options
 from .program import CnnLayer, Destination, Exit, InputLayer, SpeckProgram

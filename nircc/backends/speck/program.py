@@ -43,7 +43,7 @@ from typing import Iterable, Optional, Union
 import numpy as np
 
 from ...errors import ErrorCollector, NirccError
-from ..arrays import array_from_dict, array_to_dict, as_int_array
+from ..toolkit.arrays import array_from_dict, array_to_dict, as_int_array
 from ..program import header, read_header
 from ...util import dumps
 from .spec import DEFAULT_VARIANT, SpeckSpec, get_spec, layer_memory

@@ -18,7 +18,7 @@ node, the quantity and the limit; approximations are diagnostics with stage ``sp
    longer ones, and every delay into ``lif_conv2d`` or with ``delay_mode="relay"``, take a
    chain of relay populations for the part all synapses share (each relay hop 1..8 steps;
    more hops than the variant's PEs is an error);
-5. quantization (:func:`nircc.passes.quantize_group`): per post population one gain ``g``
+5. quantization (:func:`nircc.backends.toolkit.quantize.quantize_group`): per post population one gain ``g``
    over all its incoming weights, integers in the post model's range (half-even rounding);
    ``weight_scale`` fixes ``g``, ``weight_scale_percentile`` bounds it by a percentile;
 6. neuron parameters (float64 formulas, rounded once to float32; ``a, b`` from
@@ -45,14 +45,14 @@ import numpy as np
 
 from ...errors import Diagnostics, ErrorCollector
 from ...ir import Graph
-from ...passes.quantize import NumberFormat, QuantizationReport, Tensor, brief, effective_tau, quantize_group
+from ..toolkit.quantize import NumberFormat, QuantizationReport, Tensor, brief, effective_tau, quantize_group
 from ...semantics import Semantics, decay
 from .partition import partition
 from .program import Conv2DProjection, ListProjection, NirProvenance, Population, S2Program
 from .spec import S2Spec
 from ..io import IOMap, Port
 from ..options import Option, option_table, parse_options
-from ..paths import MAP_TYPES, POPULATION_TYPES, size_of
+from ..toolkit.paths import MAP_TYPES, POPULATION_TYPES, size_of
 from .synapses import STAGE, Network, SynPath, extract
 
 F32 = np.float32

@@ -1,5 +1,5 @@
 """Partitioning of an :class:`S2Program` over PEs: the spec's memory model through
-:func:`nircc.passes.map_resources`.
+:func:`nircc.backends.toolkit.mapping`.
 
 py-spinnaker2 cuts every population into slices of at most ``max_atoms_per_core``
 consecutive neurons and places each slice on its own PE.  nircc chooses that number from
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import NirccError
-from ...passes import Core, Population as MapPopulation, map_resources
+from ..toolkit.mapping import Core, Population as MapPopulation, map_resources
 from .program import ListProjection, S2Program
 from .spec import MemoryModel, S2Spec, get_model, pe_memory_breakdown
 

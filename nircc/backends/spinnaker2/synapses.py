@@ -3,8 +3,8 @@ weights and which delays.
 
 A *population* is an ``Input`` or a neuron node (``LIF``, ``IF``, ``LI``, ``I``,
 ``CubaLIF``, ``CubaLI``).  Every chain of stateless nodes from a population ``u`` to a
-population ``v`` (a :class:`nircc.backends.paths.Route`, found by the shared
-:class:`~nircc.backends.paths.PathWalker`) is one :class:`SynPath` and becomes one
+population ``v`` (a :class:`nircc.backends.toolkit.paths.Route`, found by the shared
+:class:`~nircc.backends.toolkit.paths.PathWalker`) is one :class:`SynPath` and becomes one
 py-spinnaker2 projection.  A chain must read::
 
     u -> [Flatten | Delay]* -> core -> [Flatten | Delay]* -> v
@@ -48,7 +48,7 @@ from ...errors import Diagnostics, ErrorCollector
 from ...ir import Graph
 from ...ir.graph import NEURON_TYPES
 from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
-from ..paths import F64, PathWalker, output_populations, compose_pooling, pooling, size_of
+from ..toolkit.paths import F64, PathWalker, output_populations, compose_pooling, pooling, size_of
 
 STAGE = "spinnaker2"
 

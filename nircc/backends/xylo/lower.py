@@ -13,7 +13,7 @@ approximations are diagnostics with stage ``xylo``):
 1. options and node types; the semantics the chip realises (``>=`` threshold, up to 31
    spikes per step for hidden and 1 for readout neurons, reset by subtraction in the
    spike's step) against the compile's (one ``semantics`` warning listing differences);
-2. routes between populations (:class:`nircc.backends.paths.PathWalker`); the readout
+2. routes between populations (:class:`nircc.backends.toolkit.paths.PathWalker`); the readout
    neurons are those Output nodes read; every other neuron is hidden;
 3. lags: input -> hidden synapses act in the same step, hidden -> hidden and hidden ->
    readout one step late.  Hidden population ``h`` runs ``L_h`` steps behind the
@@ -32,12 +32,12 @@ approximations are diagnostics with stage ``xylo``):
        LIF, LI       1 (no synapse)       D(tau)          b r (1 - alpha_s) / alpha_s      b r beta
        IF            1 (no synapse)       15 (no leak)    dt r (1 - alpha_s) / alpha_s     dt r beta
 
-   ``D`` is :func:`nircc.passes.quantize.bitshift_decay` (``round(log2(tau/dt))`` for euler,
+   ``D`` is :func:`nircc.backends.toolkit.quantize.bitshift_decay` (``round(log2(tau/dt))`` for euler,
    ``round(-log2(1 - exp(-dt/tau)))`` for exact, half-even, 0..15).  The chip applies
    ``I = alpha_s (I + W x)`` before ``V`` reads ``I``, hence the ``1 / alpha_s`` in ``k``;
    a neuron without synaptic state gets ``dash_syn = 1`` and the gain that keeps the
    total charge of a spike (warning ``no-synapse``);
-6. quantization (:func:`nircc.passes.quantize_group`): one scale group for the hidden
+6. quantization (:func:`nircc.backends.toolkit.quantize.quantize_group`): one scale group for the hidden
    block (input and recurrent weights ``W k``, thresholds, biases) and one for the
    readout, with one gain per post-neuron (``quantization=channel``, default) or per
    block (``global``, rockpool's ``global_quantize``).  Weights are int8 mantissas with
@@ -62,12 +62,12 @@ import numpy as np
 from ...errors import Diagnostics, ErrorCollector
 from ...ir import Graph
 from ...ir.graph import NEURON_TYPES
-from ...passes.quantize import (DecayResult, brief, NumberFormat, QuantizationReport, Tensor, bitshift_decay,
+from ..toolkit.quantize import (DecayResult, brief, NumberFormat, QuantizationReport, Tensor, bitshift_decay,
                                 quantize_group)
 from ...semantics import Semantics, decay
 from ..io import IOMap, Port
 from ..options import Option, option_table, parse_options
-from ..paths import F64, MAP_TYPES, PathWalker, Route, output_populations, size_of
+from ..toolkit.paths import F64, MAP_TYPES, PathWalker, Route, output_populations, size_of
 from .program import XyloProgram
 from .spec import XyloSpec
 
@@ -137,7 +137,7 @@ class Network:
 
 def _route_matrix(g: Graph, w: _Walker, r: Route, parts: tuple, errs: ErrorCollector) -> Optional[np.ndarray]:
     """The [n_post, n_pre] matrix of a route (identity, Scale or Affine/Linear), given its
-    :meth:`~nircc.backends.paths.PathWalker.split` ``parts``."""
+    :meth:`~nircc.backends.toolkit.paths.PathWalker.split` ``parts``."""
     before, pool, weight, after = parts
     if pool is not None:
         errs.add(f"{g.type(pool)} on the path {r.pre!r} -> {r.post!r}: Xylo has no pooling", pool, code="path")

@@ -46,7 +46,7 @@ import numpy as np
 
 from ...errors import ErrorCollector
 from ...util import dumps
-from ..arrays import array_from_dict, array_to_dict, as_int_array
+from ..toolkit.arrays import array_from_dict, array_to_dict, as_int_array
 from ..program import header, read_header
 from .spec import DEFAULT_VARIANT, XyloSpec, get_spec
 

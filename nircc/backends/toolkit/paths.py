@@ -28,11 +28,11 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import Diagnostics, ErrorCollector
-from ..ir import Graph
-from ..ir.graph import NEURON_TYPES
-from ..ir.shapes import pool_geometry
-from ..semantics import delay_steps
+from ...errors import Diagnostics, ErrorCollector
+from ...ir import Graph
+from ...ir.graph import NEURON_TYPES
+from ...ir.shapes import pool_geometry
+from ...semantics import delay_steps
 
 POPULATION_TYPES = ("Input",) + NEURON_TYPES
 WEIGHT_TYPES = ("Affine", "Linear", "Scale", "Conv2d")

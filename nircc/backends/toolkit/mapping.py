@@ -57,7 +57,7 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 import networkx as nx
 from networkx.algorithms import bipartite
 
-from ..errors import NirccError
+from ...errors import NirccError
 
 __all__ = ["Core", "MappingError", "Population", "Placement", "ResourceMapping", "format_amount", "linear_cost",
            "map_resources"]

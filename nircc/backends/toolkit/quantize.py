@@ -81,19 +81,17 @@ Without clipping, ``|x - q step| <= step / 2`` for the round-to-nearest modes an
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from ..errors import Diagnostic, NirccError
-from ..ir import Graph
+from ...errors import Diagnostic, NirccError
 
 __all__ = [
     "ROUNDING", "NumberFormat", "Tensor", "QuantizedTensor", "GroupResult", "DecayResult",
     "QuantizationReport", "quantize_group", "quantize_tensor", "bitshift_decay", "linear_decay",
-    "effective_tau", "QuantizeWeights",
+    "effective_tau",
 ]
 
 ROUNDING = ("half_even", "half_away", "floor", "trunc")
@@ -602,53 +600,3 @@ class QuantizationReport:
             lines.append(f"{str(d.node):<16} {d.name:<12} {d.fmt.label:<14} tau {_values_text(d.tau)} -> "
                          f"{_values_text(d.tau_effective)} ({d.discretization})")
         return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- pass
-_WEIGHT_TYPES = ("Affine", "Linear", "Conv1d", "Conv2d")
-
-
-@dataclass(frozen=True)
-class QuantizeWeights:
-    """A pass: the weight (and bias) of every Affine, Linear, Conv1d and Conv2d node
-    quantized as one scale group per node (per output channel with ``per_channel``).
-
-    The results go to ``graph.meta["quantization"]`` (a :class:`QuantizationReport`) and
-    clipping / zeroed values become warnings (stage ``name``).  With ``dequantize=True``
-    the node parameters are replaced by the values the integers represent (float64), so
-    the reference simulator runs the quantized network.  A bias all of zeros does not
-    bound the gain; ``bias=None`` leaves biases in float.
-    """
-
-    weight: NumberFormat = NumberFormat(8)
-    bias: Optional[NumberFormat] = NumberFormat(16)
-    per_channel: bool = False
-    dequantize: bool = False
-    name: str = "quantize"
-
-    def __call__(self, graph: Graph) -> Graph:
-        g = graph.copy()
-        report = QuantizationReport()
-        for n in g.nodes:
-            t = g.type(n)
-            if t not in _WEIGHT_TYPES:
-                continue
-            op = g.op(n)
-            w = np.asarray(op.weight)
-            out_axis = w.ndim - 2 if t in ("Affine", "Linear") else 0
-            tensors = [Tensor("weight", w, self.weight, axis=out_axis, node=n, field="weight")]
-            if t != "Linear" and self.bias is not None:
-                b = np.asarray(op.bias)
-                tensors.append(Tensor("bias", b, self.bias, axis=b.ndim - 1, node=n, field="bias"))
-            res = quantize_group(tensors, channels=int(w.shape[out_axis]) if self.per_channel else None,
-                                 name=n, node=n)
-            report.add(res)
-            if self.dequantize:
-                new = {"weight": res["weight"].dequantize()}
-                if "bias" in res.tensors:
-                    new["bias"] = res["bias"].dequantize()
-                g.set_op(n, dataclasses.replace(op, **new), g.in_shape(n), g.out_shape(n))
-        g.meta["quantization"] = report
-        g.diagnostics.extend(report.diagnostics(self.name))
-        return g
-

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nircc.errors import NirccError
-from nircc.passes import Core, MappingError, Population, format_amount, linear_cost, map_resources
+from nircc.backends.toolkit.mapping import Core, MappingError, Population, format_amount, linear_cost, map_resources
 
 KI = 1024
 SPECK_K = [16, 16, 16, 32, 32, 64, 64, 16, 16]

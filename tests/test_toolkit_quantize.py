@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 import nircc
 from nircc.errors import NirccError
-from nircc.passes import (NumberFormat, PassManager, QuantizationReport, QuantizeWeights, Tensor, bitshift_decay,
-                          effective_tau, linear_decay, quantize_group, quantize_tensor)
+from nircc.backends.toolkit.quantize import (NumberFormat, QuantizationReport, Tensor, bitshift_decay, effective_tau,
+                                             linear_decay, quantize_group, quantize_tensor)
+from nircc.passes import PassManager, QuantizeWeights
 
 INT8, INT16 = NumberFormat(8), NumberFormat(16)
 
