@@ -124,9 +124,12 @@ class Target(ABC):
     def spec(self, variant: Optional[str] = None) -> Any:
         """The limits and number formats of a variant."""
 
-    @abstractmethod
     def pipeline(self, options: Any) -> list:
-        """The passes this target needs, in order (shared passes from ``nircc.passes``)."""
+        """The passes this target needs, in order: the shared ones (shape inference,
+        canonicalization, Linear/Affine fusion); a target adds its legalizations here."""
+        from ..passes import canonicalize, fuse_affine, infer_shapes
+
+        return [infer_shapes, canonicalize, fuse_affine]
 
     @abstractmethod
     def lower(self, graph, spec, options) -> Any:

@@ -24,7 +24,6 @@ from typing import Any, Optional
 
 
 from ...errors import NirccError
-from ...passes import canonicalize, fuse_affine, infer_shapes
 from ..base import Target
 from . import emit as _emit
 from .emulator import LoihiEmulator
@@ -51,9 +50,6 @@ class LoihiTarget(Target):
 
     def spec(self, variant: Optional[str] = None) -> LoihiSpec:
         return get_spec(self.resolve_variant(variant))
-
-    def pipeline(self, options: Any) -> list:
-        return [infer_shapes, canonicalize, fuse_affine]
 
     def lower(self, graph, spec: LoihiSpec, options) -> LoihiProgram:
         return _lower(graph, spec, options)

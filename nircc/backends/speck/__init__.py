@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 
-from ...passes import canonicalize, fuse_affine, infer_shapes
 from ..base import Emulator, Target
 from . import emit as _emit
 from . import emulator as _emu
@@ -40,9 +39,6 @@ class SpeckTarget(Target):
 
     def spec(self, variant: Optional[str] = None) -> SpeckSpec:
         return get_spec(self.resolve_variant(variant))
-
-    def pipeline(self, options: Any) -> list:
-        return [infer_shapes, canonicalize, fuse_affine]
 
     def lower(self, graph, spec: SpeckSpec, options) -> SpeckProgram:
         return _lower(graph, spec, options)

@@ -22,7 +22,6 @@ from typing import Any, Mapping, Optional
 
 
 
-from ...passes import canonicalize, fuse_affine, infer_shapes
 from ..base import Target
 from . import emit as _emit
 from .emulator import S2Emulator
@@ -48,9 +47,6 @@ class SpiNNaker2Target(Target):
 
     def spec(self, variant: Optional[str] = None) -> S2Spec:
         return get_spec(self.resolve_variant(variant))
-
-    def pipeline(self, options: Any) -> list:
-        return [infer_shapes, canonicalize, fuse_affine]
 
     def lower(self, graph, spec: S2Spec, options) -> S2Program:
         return _lower(graph, spec, options)

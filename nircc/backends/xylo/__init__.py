@@ -23,7 +23,6 @@ from typing import Any, Optional
 import numpy as np
 
 from ...errors import NirccError
-from ...passes import canonicalize, fuse_affine, infer_shapes
 from ..base import EmulatorResult, Target
 from . import emit as _emit
 from .emulator import XyloEmulator
@@ -52,9 +51,6 @@ class XyloTarget(Target):
 
     def spec(self, variant: Optional[str] = None) -> XyloSpec:
         return get_spec(self.resolve_variant(variant))
-
-    def pipeline(self, options: Any) -> list:
-        return [infer_shapes, canonicalize, fuse_affine]
 
     def lower(self, graph, spec: XyloSpec, options) -> XyloProgram:
         return _lower(graph, spec, options)
