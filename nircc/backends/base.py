@@ -120,9 +120,16 @@ class Target(ABC):
         """``variant`` or the default; NirccError naming the known ones for an unknown name."""
         return check_variant(self.name, self.variants, self.default_variant, variant)
 
-    @abstractmethod
+    # The chip folder's modules by convention: ``spec.get_spec``, ``lower.lower``,
+    # ``emit.emit``, ``emit.load_program`` and ``emit.to_sdk`` next to the Target subclass
+    # (``nircc/backends/<chip>/``); a target overrides a method only where its signature differs.
+    def _module(self, name: str) -> Any:
+        package = type(self).__module__
+        return importlib.import_module(f"{package}.{name}")
+
     def spec(self, variant: Optional[str] = None) -> Any:
-        """The limits and number formats of a variant."""
+        """The limits and number formats of a variant (``spec.get_spec``)."""
+        return self._module("spec").get_spec(self.resolve_variant(variant))
 
     def pipeline(self, options: Any) -> list:
         """The passes this target needs, in order: the shared ones (shape inference,
@@ -131,19 +138,22 @@ class Target(ABC):
 
         return [infer_shapes, canonicalize, fuse_affine]
 
-    @abstractmethod
     def lower(self, graph, spec, options) -> Any:
-        """Graph (after the pipeline) -> Program; NirccError for what the chip cannot do."""
+        """Graph (after the pipeline) -> Program; NirccError for what the chip cannot do
+        (``lower.lower``)."""
+        return self._module("lower").lower(graph, spec, options)
 
-    @abstractmethod
     def emit(self, program, out_dir: Path) -> list[Path]:
-        """Write the SDK-neutral artifact into ``out_dir``; returns the files written."""
+        """Write the SDK-neutral artifact into ``out_dir``; returns the files written
+        (``emit.emit``)."""
+        return self._module("emit").emit(program, out_dir)
 
-    @abstractmethod
     def load(self, path: Path) -> Any:
         """The program of an artifact written by :meth:`emit` (its directory, or its main
         file), equal to the program emitted: NirccError for another target's files or a
-        schema version this nircc does not read (:mod:`nircc.backends.program`)."""
+        schema version this nircc does not read (:mod:`nircc.backends.program`;
+        ``emit.load_program``)."""
+        return self._module("emit").load_program(path)
 
     @abstractmethod
     def emulator(self, program, **options) -> Emulator:
@@ -188,7 +198,11 @@ class Target(ABC):
         return "\n".join(f"  {k}: {v}" for k, v in res.items() if not isinstance(v, (dict, list)))
 
     def to_sdk(self, program) -> Any:
-        raise NirccError(f"target {self.name!r} has no vendor SDK object builder")
+        """The vendor SDK's object of ``program`` (``emit.to_sdk``), when the SDK imports."""
+        build = getattr(self._module("emit"), "to_sdk", None)
+        if build is None:
+            raise NirccError(f"target {self.name!r} has no vendor SDK object builder")
+        return build(program)
 
 
 def check_variant(target: str, known: Iterable[str], default: str, variant: Optional[str]) -> str:

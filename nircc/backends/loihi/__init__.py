@@ -28,9 +28,8 @@ from ..base import Target
 from . import emit as _emit
 from .emulator import LoihiEmulator
 from .lower import OPTIONS
-from .lower import lower as _lower
 from .program import LoihiProgram
-from .spec import DEFAULT_VARIANT, VARIANTS, LoihiSpec, get_spec
+from .spec import DEFAULT_VARIANT, VARIANTS
 
 
 class LoihiTarget(Target):
@@ -48,26 +47,11 @@ class LoihiTarget(Target):
                   ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
     description = "Intel Loihi 2 (Lava / lava-dl netx): fixed-point CUBA LIF layers, 128 neurocores per chip"
 
-    def spec(self, variant: Optional[str] = None) -> LoihiSpec:
-        return get_spec(self.resolve_variant(variant))
-
-    def lower(self, graph, spec: LoihiSpec, options) -> LoihiProgram:
-        return _lower(graph, spec, options)
-
-    def emit(self, program: LoihiProgram, out_dir: Path) -> list[Path]:
-        return _emit.emit(program, out_dir)
-
-    def load(self, path: Path):
-        return _emit.load_program(path)
-
     def emulator(self, program: LoihiProgram, **options: Any) -> LoihiEmulator:
         """:class:`LoihiEmulator` of ``program`` (it takes no options)."""
         if options:
             raise NirccError(f"the Loihi emulator takes no options, got {sorted(options)}", field="options")
         return LoihiEmulator(program)
-
-    def report(self, program: LoihiProgram) -> dict:
-        return dict(program.report)
 
     def summary(self, program: LoihiProgram) -> str:
         res = program.report.get("resources", {})

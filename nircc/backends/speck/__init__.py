@@ -12,17 +12,14 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Optional
 
 
 from ..base import Emulator, Target
-from . import emit as _emit
 from . import emulator as _emu
 from .lower import OPTIONS
-from .lower import lower as _lower
 from .program import SpeckProgram
-from .spec import DEFAULT_VARIANT, VARIANTS, SpeckSpec, get_spec
+from .spec import DEFAULT_VARIANT, VARIANTS
 
 
 class SpeckTarget(Target):
@@ -37,18 +34,6 @@ class SpeckTarget(Target):
     rule_words = {("reset_timing", "immediate"): "in the spike's event", ("initial_v", "zero"): "v = 0 at the start"}
     description = "SynSense Speck / DYNAP-CNN: convolutional SNNs on 9 event-driven CNN cores"
 
-    def spec(self, variant: Optional[str] = None) -> SpeckSpec:
-        return get_spec(self.resolve_variant(variant))
-
-    def lower(self, graph, spec: SpeckSpec, options) -> SpeckProgram:
-        return _lower(graph, spec, options)
-
-    def emit(self, program: SpeckProgram, out_dir: Path) -> list[Path]:
-        return _emit.emit(program, out_dir)
-
-    def load(self, path: Path):
-        return _emit.load_program(path)
-
     def emulator(self, program: SpeckProgram, mode: Optional[str] = None, **options: Any) -> Emulator:
         """The emulator of ``program``: ``mode`` (default: the compile option ``mode``) and
         its options (``order``, ``overflow`` for event; ``spike`` for binned), defaulting to
@@ -59,9 +44,6 @@ class SpeckTarget(Target):
         opts = {k: rec[k] for k in keys if k in rec}
         opts.update(options)
         return _emu.emulator(program, mode, **opts)
-
-    def report(self, program: SpeckProgram) -> dict:
-        return dict(program.report)
 
     def summary(self, program: SpeckProgram) -> str:
         res = self.report(program).get("resources", {})
@@ -74,9 +56,6 @@ class SpeckTarget(Target):
                          f"k{info['kernel']} thr {info['threshold_high']}  kernel {u.get('kernel', 0):.0%} "
                          f"neuron {u.get('neuron', 0):.0%}")
         return "\n".join(lines)
-
-    def to_sdk(self, program: SpeckProgram) -> Any:
-        return _emit.to_sdk(program)
 
 
 __all__ = ["SpeckTarget"]

@@ -17,7 +17,6 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping, Optional
 
 
@@ -26,9 +25,8 @@ from ..base import Target
 from . import emit as _emit
 from .emulator import S2Emulator
 from .lower import OPTIONS
-from .lower import lower as _lower
 from .program import S2Program
-from .spec import DEFAULT_VARIANT, VARIANTS, S2Spec, get_spec
+from .spec import DEFAULT_VARIANT, VARIANTS
 
 
 class SpiNNaker2Target(Target):
@@ -45,25 +43,10 @@ class SpiNNaker2Target(Target):
                   ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
     description = "SpiNNaker2 (py-spinnaker2): float32 LIF populations on 152-PE ARM chips"
 
-    def spec(self, variant: Optional[str] = None) -> S2Spec:
-        return get_spec(self.resolve_variant(variant))
-
-    def lower(self, graph, spec: S2Spec, options) -> S2Program:
-        return _lower(graph, spec, options)
-
-    def emit(self, program: S2Program, out_dir: Path) -> list[Path]:
-        return _emit.emit(program, out_dir)
-
-    def load(self, path: Path):
-        return _emit.load_program(path)
-
     def emulator(self, program: S2Program, **options: Any) -> S2Emulator:
         """:class:`S2Emulator` of ``program`` (options: ``lif_curr_exp_order``,
         ``weight_rounding``, ``dense_limit``)."""
         return S2Emulator(program, **options)
-
-    def report(self, program: S2Program) -> dict:
-        return dict(program.report)
 
     def summary(self, program: S2Program) -> str:
         res = program.report.get("resources", {})

@@ -17,19 +17,16 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from ...errors import NirccError
 from ..base import EmulatorResult, Target
-from . import emit as _emit
 from .emulator import XyloEmulator
 from .lower import OPTIONS
-from .lower import lower as _lower
 from .program import XyloProgram
-from .spec import DEFAULT_VARIANT, VARIANTS, XyloSpec, get_spec
+from .spec import DEFAULT_VARIANT, VARIANTS
 
 
 class XyloTarget(Target):
@@ -48,18 +45,6 @@ class XyloTarget(Target):
                   ("reset_timing", "immediate"): "in the spike's step",
                   ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
     description = "SynSense Xylo: one recurrent block of up to 1000 integer LIF neurons, 16 inputs, 8-32 readouts"
-
-    def spec(self, variant: Optional[str] = None) -> XyloSpec:
-        return get_spec(self.resolve_variant(variant))
-
-    def lower(self, graph, spec: XyloSpec, options) -> XyloProgram:
-        return _lower(graph, spec, options)
-
-    def emit(self, program: XyloProgram, out_dir: Path) -> list[Path]:
-        return _emit.emit(program, out_dir)
-
-    def load(self, path: Path):
-        return _emit.load_program(path)
 
     def emulator(self, program: XyloProgram, **options: Any) -> XyloEmulator:
         """:class:`XyloEmulator` of ``program`` (it takes no options)."""
@@ -81,9 +66,6 @@ class XyloTarget(Target):
                 out[pop] = result.outputs[name]
         return out
 
-    def report(self, program: XyloProgram) -> dict:
-        return dict(program.report)
-
     def summary(self, program: XyloProgram) -> str:
         res = program.report.get("resources", {})
         if not res:
@@ -99,8 +81,4 @@ class XyloTarget(Target):
             lines.append(f"  {lay['role']:<8} {lay['node']:<14} {lay['type']:<8} ids {lay['ids'][0]}..{lay['ids'][1] - 1}"
                          f"  lag {lay['lag']}")
         return "\n".join(lines)
-
-    def to_sdk(self, program: XyloProgram) -> Any:
-        """samna's ``XyloConfiguration`` (:func:`nircc.backends.xylo.emit.to_sdk`)."""
-        return _emit.to_sdk(program)
 
