@@ -75,7 +75,8 @@ from ..toolkit.quantize import (DecayResult, NumberFormat, QuantizationReport, T
 from ...semantics import Semantics, decay
 from ..io import IOMap, Port
 from ..options import Option, option_table, parse_options
-from ..toolkit.paths import F64, MAP_TYPES, POPULATION_TYPES, PathWalker, Route, compose_pooling, pooling, size_of
+from ..toolkit.paths import (F64, MAP_TYPES, POPULATION_TYPES, PathWalker, Route, compose_pooling, pooling, size_of,
+                             warn_bias_lead)
 from .partition import partition
 from .program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer, LoihiProgram, Synapse,
                       determine_sign_mode, netx_recurrent_synapses, netx_synapse)
@@ -831,9 +832,7 @@ def lower(graph: Graph, spec: LoihiSpec, options) -> LoihiProgram:
             diags.info("delay-native", f"synaptic delays {int(d.min())}..{int(d.max())} step(s) (delay / dt) in the "
                        "layer's DelayDense synapse", node=pl.node, field="delay", stage=STAGE)
         if np.any(npl.bias_v):
-            diags.warn("bias-lead", f"the bias acts from Lava's step 0, {i + 1} step(s) before the layer's first "
-                       "input arrives (one step per synapse): the membrane enters the reference's step 0 with that "
-                       "many extra steps of bias", node=pl.node, field="bias", stage=STAGE)
+            warn_bias_lead(diags, pl.node, i + 1, STAGE)
         summaries.append(ql.summary)
         gains[pl.node] = ql.gain
     errs.raise_if_any()

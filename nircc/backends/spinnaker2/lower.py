@@ -52,7 +52,7 @@ from .program import Conv2DProjection, ListProjection, NirProvenance, Population
 from .spec import S2Spec
 from ..io import IOMap, Port
 from ..options import Option, option_table, parse_options
-from ..toolkit.paths import MAP_TYPES, POPULATION_TYPES, size_of
+from ..toolkit.paths import MAP_TYPES, POPULATION_TYPES, size_of, warn_bias_lead
 from .synapses import STAGE, Network, SynPath, extract
 
 F32 = np.float32
@@ -433,9 +433,7 @@ def lower(graph: Graph, spec: S2Spec, options) -> S2Program:
             continue
         params, v_scale, info = built
         if np.any(params["i_offset"]) and lag[name] > 0:
-            diags.warn("bias-lead", f"i_offset acts from the chip's step 0, {lag[name]} step(s) before the first "
-                       f"input arrives (one step per projection): the membrane enters the reference's step 0 "
-                       f"with {lag[name]} step(s) of bias", node=name, field="bias", stage=STAGE)
+            warn_bias_lead(diags, name, int(lag[name]), STAGE, bias="i_offset", via="one step per projection")
         record: list[str] = []
         if name in out_pops or opts["record"] == "all":
             record = ["spikes"] if t in SPIKING else ["v"]

@@ -245,3 +245,13 @@ class PathWalker:
                             f"reference adds it after the delay, {self.BIAS_FROM_START}", node=weight,
                             field="bias", stage=self.STAGE)
         return b
+
+
+def warn_bias_lead(diags: Diagnostics, node: str, lag: int, stage: str, bias: str = "the bias",
+                   via: str = "one step per synapse") -> None:
+    """The one wording of a bias that runs ahead of the input: chips add a neuron's bias from
+    their step 0, while the layer's first input arrives ``lag`` steps later (a step per
+    synapse), so the membrane enters the reference's step 0 with ``lag`` steps of bias."""
+    diags.warn("bias-lead", f"{bias} acts from the chip's step 0, {lag} step(s) before the first input arrives "
+               f"({via}): the membrane enters the reference's step 0 with {lag} step(s) of bias", node=node,
+               field="bias", stage=stage)

@@ -67,7 +67,7 @@ from ..toolkit.quantize import (DecayResult, brief, NumberFormat, QuantizationRe
 from ...semantics import Semantics, decay
 from ..io import IOMap, Port
 from ..options import Option, option_table, parse_options
-from ..toolkit.paths import F64, MAP_TYPES, PathWalker, Route, output_populations, size_of
+from ..toolkit.paths import F64, MAP_TYPES, PathWalker, Route, output_populations, size_of, warn_bias_lead
 from .program import XyloProgram
 from .spec import XyloSpec
 
@@ -509,9 +509,7 @@ def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
     prog.validate(spec)
     for v in net.hidden + net.readout:
         if np.any(plans[v].bias_v) and net.lag[v] > 0:
-            diags.warn("bias-lead", f"the bias acts from the chip's step 0, {net.lag[v]} step(s) before the first "
-                       "input arrives (one step per hidden->hidden/readout synapse): the membrane enters the "
-                       f"reference's step 0 with {net.lag[v]} step(s) of bias", node=v, field="bias", stage=STAGE)
+            warn_bias_lead(diags, v, int(net.lag[v]), STAGE, via="one step per hidden->hidden/readout synapse")
     floats = {"weights_in": (w_in, hid["weights_in"]), "weights_rec": (w_rec, hid["weights_rec"]),
               "weights_out": (w_out, out["weights_out"])}
     prog.report = {"resources": _resources(g, net, prog, spec, sizes, offsets),
