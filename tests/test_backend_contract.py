@@ -2,7 +2,11 @@
 load back equal and byte-identical, run with the documented input layout, outputs and
 latency as the I/O map declares, the common header in every artifact, report keys and the
 fidelity figure, every documented option accepted with its default and an unknown one
-refused, and ``nircc emulate --artifact`` running what was written without recompiling."""
+refused, and ``nircc emulate --artifact`` running what was written without recompiling.
+
+Besides the built-in targets the suite runs a fifth one that lives outside nircc, ToyChip
+(``tests/toy_target/``, documented in its README.md), registered by one line for this
+module only: the proof that a chip is one folder plus one line."""
 from __future__ import annotations
 
 import importlib
@@ -18,9 +22,28 @@ from nircc.backends import base as backends
 from nircc.backends.io import program_io
 from nircc.backends.program import HEADER_KEYS
 from nircc.cli import main
+from toy_target import ToyTarget
+from toy_target.program import ToyLayer, ToyProgram
 
-TARGETS = backends.names()
+TARGETS = backends.names()          # the built-in ones (before the toy is registered)
+ALL = TARGETS + ["toy"]
 F32 = np.float32
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True, scope="module")
+def toy_registered():
+    """ToyChip registered for this module's tests only (other modules read ``names()``)."""
+    backends.register("toy", ToyTarget)
+    yield
+    backends._REGISTRY.pop("toy", None)
+
+
+def doc_page(target: str) -> Path:
+    """Where a target's options are documented."""
+    if target == "toy":
+        return HERE / "toy_target" / "README.md"
+    return HERE.parent / "docs" / "targets" / f"{target}.md"
 
 
 def tiny() -> nir.NIRGraph:
@@ -42,7 +65,7 @@ def files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", ALL)
 def test_save_load_round_trip_is_equal_and_byte_identical(target, tmp_path):
     res = compiled(target)
     res.save(tmp_path / "a")
@@ -53,7 +76,7 @@ def test_save_load_round_trip_is_equal_and_byte_identical(target, tmp_path):
     assert files(tmp_path / "b") == a
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", ALL)
 def test_every_artifact_and_program_carries_the_common_header(target, tmp_path):
     res = compiled(target)
     d = res.program.to_dict()
@@ -66,7 +89,7 @@ def test_every_artifact_and_program_carries_the_common_header(target, tmp_path):
     assert "report" not in json.dumps(sorted(d.get("meta", {})))     # the report lives beside the program
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", ALL)
 def test_run_layout_outputs_and_latency_as_declared(target):
     res = compiled(target)
     io = program_io(res.program)
@@ -80,7 +103,7 @@ def test_run_layout_outputs_and_latency_as_declared(target):
     assert rep.decision_agreement is not None and not rep.meaningless
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", ALL)
 def test_report_keys(target):
     r = compiled(target).report
     assert {"schema_version", "nircc_version", "target", "variant", "dt", "semantics", "semantics_source",
@@ -88,11 +111,11 @@ def test_report_keys(target):
     assert r["target"] == target and r["dt"] == 1.0
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", ALL)
 def test_documented_options_with_defaults_are_accepted_and_unknown_refused(target):
-    opts = importlib.import_module(f"nircc.backends.{target}.lower").OPTIONS
+    opts = importlib.import_module(type(backends.get(target)).__module__ + ".lower").OPTIONS
     assert tuple(opts) == backends.get(target).option_names
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "targets" / f"{target}.md").read_text()
+    doc = doc_page(target).read_text()
     for key, opt in opts.items():
         assert f"`{key}`" in doc, f"{target} option {key!r} is not documented"
         assert opt.name == key and opt.doc and opt.problem(opt.default) is None
@@ -108,7 +131,7 @@ def test_documented_options_with_defaults_are_accepted_and_unknown_refused(targe
     assert "no_such_option" in str(e.value)
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", ALL)
 def test_emulate_artifact_runs_what_was_written(target, tmp_path, capsys):
     model = tmp_path / "m.nir"
     nircc.save(nircc.load(tiny()), model)
@@ -127,7 +150,37 @@ def test_emulate_artifact_runs_what_was_written(target, tmp_path, capsys):
 
 
 def test_no_target_reimplements_the_shared_flow():
-    for name in TARGETS:
+    for name in ALL:
         cls = type(backends.get(name))
         for method in ("run", "latency", "io", "realise_semantics"):
             assert method not in cls.__dict__, (name, method)
+
+
+# ---------------------------------------------------------------------- ToyChip's own integers
+def test_toy_emulator_integers_by_hand():
+    """Layer a: v -= v >> 1, v += W x, fire on v > 120, reset to 0; layer b reads a's spikes
+    one step late (no leak, fires on v > 5)."""
+    prog = ToyProgram([ToyLayer("a", [[100, -50], [30, 0]], 120, 1), ToyLayer("b", [[10, 10]], 5, 0)])
+    x = np.array([[1, 0], [1, 1], [1, 0], [0, 1], [0, 0], [0, 0]], np.int64)[:, None]
+    res = ToyTarget().emulator(prog).run(x, record=True)
+    assert res.states["a:v"][:, 0].tolist() == [[100, 30], [100, 45], [0, 53], [-50, 27], [-25, 14], [-12, 7]]
+    assert res.states["a:spikes"][:, 0, 0].tolist() == [0, 0, 1, 0, 0, 0]
+    assert res.outputs["b"][:, 0, 0].tolist() == [0, 0, 0, 1, 0, 0]
+    sat = ToyProgram([ToyLayer("c", [[127]], 32767, 0)])
+    out = ToyTarget().emulator(sat).run(np.full((2, 1, 1), 300, np.int64), record=True)
+    assert out.states["c:v"].ravel().tolist() == [32767, 32767] and out.outputs["c"].sum() == 0
+
+
+def test_toy_lowering_integers_and_refusals():
+    res = compiled("toy")
+    a, b = res.program.layers
+    assert (a.name, b.name) == ("n", "n2") and res.program.meta["io"]["outputs"][0]["key"] == "n2"
+    assert np.array_equal(a.weights, 127 * np.eye(3, dtype=np.int8)) and (a.threshold, a.shift) == (85, 0)
+    assert res.target.latency(res.program) == {"out": 1}
+    big = tiny()
+    big.nodes["w2"] = nir.Linear(weight=np.ones((300, 3), F32))
+    big.nodes["n2"] = nir.IF(r=np.ones(300, F32), v_threshold=np.ones(300, F32), v_reset=np.zeros(300, F32))
+    big.nodes["out"] = nir.Output(output_type={"output": np.array([300])})
+    with pytest.raises(nircc.NirccError) as e:
+        nircc.compile(big, "toy", dt=1.0, semantics="nir")
+    assert (e.value.node, e.value.field) == ("n2", "neurons") and "6 of toy1's 4 cores" in str(e.value)

@@ -1,0 +1,46 @@
+"""ToyChip: a fifth target that lives outside nircc (issue 15), dense layers of integer LIF
+neurons on a few cores, registered by one line (``backends.register("toy", ToyTarget)``).
+
+* ``spec.py``      the variants and every number format;
+* ``program.py``   :class:`~.program.ToyProgram` (layers of int8 weights, int16 threshold,
+                   decay shift), lossless JSON with the common header;
+* ``lower.py``     graph -> program, ``OPTIONS``;
+* ``emit.py``      ``toy.json`` and ``load_program``;
+* ``emulator.py``  the bit-accurate integer update.
+
+``README.md`` beside this file documents the chip and its options.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from nircc.backends.base import Target
+from nircc.errors import NirccError
+
+from .emulator import ToyEmulator
+from .lower import OPTIONS
+from .program import ToyProgram
+from .spec import DEFAULT_VARIANT, VARIANTS
+
+
+class ToyTarget(Target):
+    """ToyChip (tests/toy_target/README.md).  ``spec``, ``lower``, ``emit`` and ``load`` are the
+    base's: they call this folder's ``spec.get_spec``, ``lower.lower``, ``emit.emit`` and
+    ``emit.load_program``."""
+
+    name = "toy"
+    variants = VARIANTS
+    default_variant = DEFAULT_VARIANT
+    options = OPTIONS
+    label = "ToyChip"
+    description = "ToyChip: dense layers of integer LIF neurons (int8 weights, int16 membranes), a test target"
+    semantics_rules = {"reset": ("zero",), "spike": ("single",), "reset_timing": ("immediate",),
+                       "v_min": ("none",), "initial_v": ("zero",)}
+    rule_words = {("reset", "zero"): "v = 0 after a spike", ("spike", "single"): "one spike per step",
+                  ("reset_timing", "immediate"): "in the spike's step", ("v_min", "none"): "no floor on v",
+                  ("initial_v", "zero"): "v = 0 at the start"}
+
+    def emulator(self, program: ToyProgram, **options: Any) -> ToyEmulator:
+        if options:
+            raise NirccError(f"the ToyChip emulator takes no options, got {sorted(options)}", field="options")
+        return ToyEmulator(program)
