@@ -192,7 +192,8 @@ def compile(source: Any, target: str = "xylo", *, variant: Optional[str] = None,
             time_passes: bool = False, strict: bool = False) -> CompileResult:
     """Compile a NIR graph (a ``.nir`` path, a ``nir.NIRGraph`` or a :class:`Graph`).
 
-    target:     "xylo", "speck", "loihi" or "spinnaker2" (``nircc.backends.base.names()``)
+    target:     a registered target name (``nircc.backends.base.names()``: the built-in xylo, speck,
+                loihi, spinnaker2, and any registered plug-in)
     variant:    the chip variant (default: the target's default)
     dt:         seconds; None: detected from the file's parameters, else 1e-3 with a warning
     semantics:  a preset name ("snntorch", ...), a :class:`Semantics` or a dict of its options
