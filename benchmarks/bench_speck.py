@@ -80,7 +80,7 @@ def core_inputs(prog: SpeckProgram, raster: np.ndarray, states: dict) -> dict[in
     for d in prog.input.destinations:
         ins[d][:, :, :raster.shape[2]] += raster
     for lay in prog.layers:
-        spikes = states[lay.name + ":spikes"].astype(np.int64)
+        spikes = states[lay.name + "/output"].astype(np.int64)
         f = lay.output_shape[0]
         for d in lay.destinations:
             tgt = ins[d.layer]

@@ -168,10 +168,7 @@ class CompileResult:
                                                         decision, labels)
                 rep.rules_only[o] = _fid.compare_output(o, ref.outputs[o], rule.outputs[o], spiking[o], 0,
                                                         decision, labels)
-        try:
-            chip_layers = self.target.layer_spikes(self.program, chip)
-        except (KeyError, IndexError, TypeError, ValueError):   # a program without the layer map
-            chip_layers = {}
+        chip_layers = self.target.layer_spikes(self.program, chip)
         rep.layers = _fid.activity({n: ref.states[n]["output"] for n in spiking_nodes if n in ref.states},
                                    chip_layers)
         thresholds = {n: float(np.max(np.abs(np.asarray(g.op(n).v_threshold, np.float64))))

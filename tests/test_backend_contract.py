@@ -34,9 +34,8 @@ HERE = Path(__file__).resolve().parent
 @pytest.fixture(autouse=True, scope="module")
 def toy_registered():
     """ToyChip registered for this module's tests only (other modules read ``names()``)."""
-    backends.register("toy", ToyTarget)
-    yield
-    backends._REGISTRY.pop("toy", None)
+    with backends.registered("toy", ToyTarget):
+        yield
 
 
 def doc_page(target: str) -> Path:
@@ -163,12 +162,12 @@ def test_toy_emulator_integers_by_hand():
     prog = ToyProgram([ToyLayer("a", [[100, -50], [30, 0]], 120, 1), ToyLayer("b", [[10, 10]], 5, 0)])
     x = np.array([[1, 0], [1, 1], [1, 0], [0, 1], [0, 0], [0, 0]], np.int64)[:, None]
     res = ToyTarget().emulator(prog).run(x, record=True)
-    assert res.states["a:v"][:, 0].tolist() == [[100, 30], [100, 45], [0, 53], [-50, 27], [-25, 14], [-12, 7]]
-    assert res.states["a:spikes"][:, 0, 0].tolist() == [0, 0, 1, 0, 0, 0]
+    assert res.states["a/v"][:, 0].tolist() == [[100, 30], [100, 45], [0, 53], [-50, 27], [-25, 14], [-12, 7]]
+    assert res.states["a/output"][:, 0, 0].tolist() == [0, 0, 1, 0, 0, 0]
     assert res.outputs["b"][:, 0, 0].tolist() == [0, 0, 0, 1, 0, 0]
     sat = ToyProgram([ToyLayer("c", [[127]], 32767, 0)])
     out = ToyTarget().emulator(sat).run(np.full((2, 1, 1), 300, np.int64), record=True)
-    assert out.states["c:v"].ravel().tolist() == [32767, 32767] and out.outputs["c"].sum() == 0
+    assert out.states["c/v"].ravel().tolist() == [32767, 32767] and out.outputs["c"].sum() == 0
 
 
 def test_toy_lowering_integers_and_refusals():
@@ -184,3 +183,43 @@ def test_toy_lowering_integers_and_refusals():
     with pytest.raises(nircc.NirccError) as e:
         nircc.compile(big, "toy", dt=1.0, semantics="nir")
     assert (e.value.node, e.value.field) == ("n2", "neurons") and "6 of toy1's 4 cores" in str(e.value)
+
+
+def test_an_installed_plugin_is_one_entry_point_and_a_broken_one_is_named(monkeypatch):
+    """A package declares ``[project.entry-points."nircc.targets"] toy2 = "toy_target:ToyTarget"``:
+    nircc finds it without an edit; one that does not import is an error naming it, and the
+    other targets keep working."""
+    from importlib.metadata import EntryPoint
+
+    eps = [EntryPoint("toy2", "toy_target:ToyTarget", backends.ENTRY_POINTS),
+           EntryPoint("broken", "no_such_chip_package:Target", backends.ENTRY_POINTS)]
+    monkeypatch.setattr(backends.importlib.metadata, "entry_points",
+                        lambda group: [e for e in eps if e.group == group])
+    monkeypatch.setattr(backends, "_LOADED", False)
+    monkeypatch.setattr(backends, "_REGISTRY", {})
+    assert {"toy2", "broken", "xylo"} <= set(backends.names())
+    assert isinstance(backends.get("toy2"), ToyTarget)
+    res = nircc.compile(tiny(), "toy2", dt=1e-3, semantics="nir")
+    assert res.emulate({"in": np.ones((3, 1, 3), np.uint8)}).outputs["out"].shape == (3, 1, 3)
+    with pytest.raises(nircc.NirccError) as e:
+        backends.get("broken")
+    assert e.value.message.startswith("target 'broken' (no_such_chip_package:Target) does not load: "
+                                      "ModuleNotFoundError")
+    assert backends.get("xylo").name == "xylo"
+
+
+def test_registered_is_scoped_and_restores(tmp_path):
+    with backends.registered("toy3", ToyTarget):
+        assert "toy3" in backends.names()
+    assert "toy3" not in backends.names()
+    with backends.registered("xylo", ToyTarget):          # shadowing a built-in, then restoring it
+        assert isinstance(backends.get("xylo"), ToyTarget)
+    assert backends.get("xylo").name == "xylo"
+
+
+@pytest.mark.parametrize("target", ALL)
+def test_emulator_refuses_an_option_it_does_not_take(target):
+    res = compiled(target)
+    with pytest.raises(nircc.NirccError) as e:
+        res.target.emulator(res.program, no_such_option=1)
+    assert "no_such_option" in e.value.message and e.value.message.startswith(f"the {res.target.label}")

@@ -56,6 +56,36 @@ def test_decode_reads_spikes_and_scaled_membranes():
     assert out["v"].dtype == np.float64 and out["v"].tolist() == [[[1.0, 2.0], [2.0, 1.0]]]   # / (2, 4)
 
 
+def test_decode_states_slices_registers_and_passes_node_keys():
+    io = IOMap((Port("a", (2,), "in"),), (),
+               states=(Port("h/v", (2,), "Vmem", 1, "state"), Port("o/output", (1,), "readout", 0, "spikes")))
+    res = EmulatorResult(outputs={"readout": np.array([[[7]]])},
+                         states={"Vmem": np.array([[[1, 2, 3]]]), "Isyn": np.zeros((1, 1, 3)), "p/v": np.ones((1, 1, 2))})
+    got = io.decode_states(res)
+    assert sorted(got) == ["h/v", "o/output", "p/v"]               # Isyn: a register no port names
+    assert got["h/v"].tolist() == [[[2, 3]]] and got["o/output"].tolist() == [[[7]]]
+    with pytest.raises(ValueError, match="<node>/<state>"):
+        IOMap((), (), states=(Port("Vmem", (2,), "Vmem", 0, "state"),))
+
+
+@pytest.mark.parametrize("target", backends.names())
+def test_recorded_states_are_keyed_node_slash_state(target):
+    """One key scheme on every target, the reference simulator's: <node>/output, <node>/v."""
+    res = nircc.compile(nircc.load(_tiny()), target, dt=1e-3, semantics="nir")
+    x = {"in": np.ones((5, 2, 3), np.uint8)}
+    st = res.emulate(x, record=True).states
+    assert all(k.count("/") == 1 for k in st), sorted(st)
+    for node in ("n", "n2"):
+        for state in ("output", "v"):                  # in the chip's layout: Speck [T, B, C, H, W]
+            a = st[f"{node}/{state}"]
+            assert a.shape[:2] == (5, 2) and a[0, 0].size == 3, (node, state, a.shape)
+    layers = res.target.layer_spikes(res.program, res.emulate(x, record=True))
+    assert {"n", "n2"} <= set(layers) and np.array_equal(layers["n"], st["n/output"])
+    ref = res.simulate(x, record=True)
+    flat = ref.flat_states()                                   # the reference's, the same keys
+    assert {"n/output", "n/v", "n2/output", "n2/v"} <= set(flat) and flat["n/v"] is ref.states["n"]["v"]
+
+
 def test_no_target_reimplements_run_or_latency():
     for name in backends.names():
         cls = type(backends.get(name))

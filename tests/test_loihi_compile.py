@@ -87,9 +87,9 @@ def test_paper_traces_reproduced(paper):
     s = out.outputs["output"][:, 0, 0]
     assert np.nonzero(s)[0].tolist() == SPIKES == [461, 511, 711, 761]
     np.testing.assert_array_equal(s, loihi[:, 2])
-    np.testing.assert_array_equal(out.states["1"][:, 0, 0], cpu[:, 1])           # every step, exactly
+    np.testing.assert_array_equal(out.states["1/v"][:, 0, 0], cpu[:, 1])           # every step, exactly
     hand = LoihiEmulator(paper_program()).run(x.astype(np.int64), record=True).states
-    for key in ("1", "1:u", "1:spikes"):
+    for key in ("1/v", "1/i", "1/output"):
         np.testing.assert_array_equal(out.states[key], hand[key])
     f = paper.fidelity(x).outputs["output"]
     assert (f.ref_spikes, f.chip_spikes, f.step_agreement, f.latency) == (4, 4, 1.0, 1)

@@ -24,7 +24,7 @@ def one_neuron(x: list[int], **neuron) -> tuple[list[int], list[int], list[int]]
     """(u, v, spikes) of one neuron whose a_in is ``x[t]``."""
     p = LoihiProgram([InputLayer("n", (1,), CubaNeurons.uniform(1, **neuron))])
     r = LoihiEmulator(p).run(np.asarray(x, np.int64).reshape(-1, 1, 1), record=True)
-    return (r.states["n:u"].ravel().tolist(), r.states["n"].ravel().tolist(), r.states["n:spikes"].ravel().tolist())
+    return (r.states["n/i"].ravel().tolist(), r.states["n/v"].ravel().tolist(), r.states["n/output"].ravel().tolist())
 
 
 def test_decays_round_toward_zero() -> None:
@@ -73,11 +73,11 @@ def test_bias_with_exponent_and_saturation() -> None:
     p = LoihiProgram([InputLayer("n", (2,), CubaNeurons(du=4095, dv=0, vth=VTH_MAX, bias_mant=np.array([-5, 4095]),
                                                         bias_exp=3))])
     r = LoihiEmulator(p).run(np.zeros((18, 1, 2), np.int64), record=True)
-    v, s = r.states["n"][:, 0], r.states["n:spikes"][:, 0]
+    v, s = r.states["n/v"][:, 0], r.states["n/output"][:, 0]
     assert v[:4, 0].tolist() == [-40, -80, -120, -160]                 # -5 << 3 each step
     p.layers[0].neurons.bias_exp = 7
     r = LoihiEmulator(p).run(np.zeros((18, 1, 2), np.int64), record=True)
-    v, s = r.states["n"][:, 0], r.states["n:spikes"][:, 0]
+    v, s = r.states["n/v"][:, 0], r.states["n/output"][:, 0]
     assert v[:3, 1].tolist() == [524160, 1048320, 1572480]             # 4095 << 7
     assert v[15, 1] == 16 * 524160 == 8386560                          # still <= 8388544
     assert (s[16, 1], v[16, 1], v[17, 1]) == (1, 0, 524160)            # 8910720 saturates to 8388607 > 8388544
@@ -118,9 +118,9 @@ def test_every_dense_adds_one_step() -> None:
     x = np.zeros((8, 1, 1), np.int64)
     x[3] = 1
     r = LoihiEmulator(p).run(x, record=True)
-    assert r.states["a:u"].ravel().tolist() == [0, 0, 0, 0, 1280, 0, 0, 0]      # input at 3 -> a at 4
-    assert r.states["a:spikes"].ravel().tolist() == [0, 0, 0, 0, 1, 0, 0, 0]
-    assert r.states["b:u"].ravel().tolist() == [0, 0, 0, 0, 0, 1920, 0, 0]      # a at 4 -> b at 5
+    assert r.states["a/i"].ravel().tolist() == [0, 0, 0, 0, 1280, 0, 0, 0]      # input at 3 -> a at 4
+    assert r.states["a/output"].ravel().tolist() == [0, 0, 0, 0, 1, 0, 0, 0]
+    assert r.states["b/i"].ravel().tolist() == [0, 0, 0, 0, 0, 1920, 0, 0]      # a at 4 -> b at 5
     assert r.outputs["b"].ravel().tolist() == [0, 0, 0, 0, 0, 1, 0, 0]
     assert list(r.outputs) == ["b"] and r.outputs["b"].dtype == np.uint8
 
@@ -132,7 +132,7 @@ def test_weight_exp_shifts_the_sum(exp: int, want: list[int]) -> None:
     syn, n = dense([[-6, 2]], exp=exp, mode="mixed")
     p = LoihiProgram([InputLayer("in", (2,)), DenseLayer("d", syn, n)])
     x = np.array([[1, 1], [1, 0], [0, 1], [0, 0], [0, 0]]).reshape(5, 1, 2)
-    assert LoihiEmulator(p).run(x, record=True).states["d:u"].ravel().tolist() == want
+    assert LoihiEmulator(p).run(x, record=True).states["d/i"].ravel().tolist() == want
 
 
 def test_synaptic_delays_arrive_at_t_plus_1_plus_delay() -> None:
@@ -142,7 +142,7 @@ def test_synaptic_delays_arrive_at_t_plus_1_plus_delay() -> None:
     x[1, 0, :] = 1                     # both inputs at 1
     x[4, 0, 0] = 1                     # input 0 (delay 0) at 4
     x[2, 0, 1] = 1                     # input 1 (delay 3) at 2
-    u = LoihiEmulator(p).run(x, record=True).states["d:u"].ravel().tolist()
+    u = LoihiEmulator(p).run(x, record=True).states["d/i"].ravel().tolist()
     assert u == [0, 0, 16 * 64, 0, 0, 16 * 64 + 32 * 64, 32 * 64, 0]
 
 
@@ -153,9 +153,9 @@ def test_recurrent_synapse_feeds_back_one_step_later() -> None:
     x = np.zeros((4, 1, 1), np.int64)
     x[0] = 1
     r = LoihiEmulator(p).run(x, record=True)
-    assert r.states["r:u"].ravel().tolist() == [0, 2560, -1280, 0]
-    assert r.states["r"].ravel().tolist() == [0, 0, -1280, 0]
-    assert r.states["r:spikes"].ravel().tolist() == [0, 1, 0, 0]
+    assert r.states["r/i"].ravel().tolist() == [0, 2560, -1280, 0]
+    assert r.states["r/v"].ravel().tolist() == [0, 0, -1280, 0]
+    assert r.states["r/output"].ravel().tolist() == [0, 1, 0, 0]
 
 
 def test_graded_dense_sum_wraps_to_int32_before_the_shift() -> None:
@@ -165,8 +165,8 @@ def test_graded_dense_sum_wraps_to_int32_before_the_shift() -> None:
     p = LoihiProgram([InputLayer("in", (2,)), DenseLayer("d", syn, n)], input_message_bits=24)
     x = np.array([[8388607, 8388607], [0, 0], [0, 0]]).reshape(3, 1, 2)
     r = LoihiEmulator(p).run(x, record=True)
-    assert r.states["d:u"].ravel().tolist() == [0, -1056980864, 0]
-    assert r.states["d"].ravel().tolist() == [0, -8388607, -2047]
+    assert r.states["d/i"].ravel().tolist() == [0, -1056980864, 0]
+    assert r.states["d/v"].ravel().tolist() == [0, -8388607, -2047]
 
 
 def test_binary_sum_is_shifted_in_int64_and_wraps_when_sent() -> None:
@@ -177,7 +177,7 @@ def test_binary_sum_is_shifted_in_int64_and_wraps_when_sent() -> None:
     p = LoihiProgram([InputLayer("in", (n,)), DenseLayer("d", syn, neu)])
     x = np.zeros((3, 1, n), np.int64)
     x[0] = 1
-    assert LoihiEmulator(p).run(x, record=True).states["d:u"].ravel().tolist() == [0, 415629312, 0]
+    assert LoihiEmulator(p).run(x, record=True).states["d/i"].ravel().tolist() == [0, 415629312, 0]
 
 
 def direct_conv(x: np.ndarray, w: np.ndarray, stride, padding, dilation, groups: int) -> np.ndarray:
@@ -212,7 +212,7 @@ def test_conv_is_the_cross_correlation(stride, padding, dilation, groups) -> Non
     lay.neurons = CubaNeurons.uniform(int(np.prod(lay.shape)), du=4095, dv=4095, vth=VTH_MAX)
     p = LoihiProgram([InputLayer("in", shape), lay])
     x = (rng.random((5, 3, int(np.prod(shape)))) < 0.4).astype(np.int64)
-    u = LoihiEmulator(p).run(x, record=True).states["c:u"]
+    u = LoihiEmulator(p).run(x, record=True).states["c/i"]
     assert not u[0].any()
     for t in range(4):
         for b in range(3):
@@ -227,7 +227,7 @@ def test_conv_accumulator_wraps_at_24_bits() -> None:
     p = LoihiProgram([InputLayer("in", (2, 2, 2)), lay], input_message_bits=14)
     x = np.zeros((2, 1, 8), np.int64)
     x[0] = 8191
-    assert LoihiEmulator(p).run(x, record=True).states["c:u"].ravel().tolist() == [0, -67576 * 64]
+    assert LoihiEmulator(p).run(x, record=True).states["c/i"].ravel().tolist() == [0, -67576 * 64]
 
 
 def test_inputs_are_checked() -> None:

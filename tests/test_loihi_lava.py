@@ -290,8 +290,8 @@ def emulator_traces(p: LoihiProgram, x: np.ndarray) -> dict[str, np.ndarray]:
     st = LoihiEmulator(p).run(x, record=True).states
     out = {}
     for lay in p.neuron_layers():
-        out[f"{lay.name}|v"], out[f"{lay.name}|u"] = st[lay.name], st[lay.name + ":u"]
-        out[f"{lay.name}|s_out"] = st[lay.name + ":spikes"]
+        out[f"{lay.name}|v"], out[f"{lay.name}|u"] = st[lay.name + "/v"], st[lay.name + "/i"]
+        out[f"{lay.name}|s_out"] = st[lay.name + "/output"]
     return out
 
 

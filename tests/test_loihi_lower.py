@@ -278,7 +278,7 @@ def test_exact_on_the_grid():
     ref = res.simulate(x, record=True).states
     chip = res.target.run(prog, {"i": np.concatenate([x["i"], np.zeros((3,) + x["i"].shape[1:])])},
                           record=True).states
-    np.testing.assert_array_equal(chip["n1"][1:121].reshape(120, 6, 3, 3, 3), ref["n1"]["v"] * 64 * 64)
+    np.testing.assert_array_equal(chip["n1/v"][1:121].reshape(120, 6, 3, 3, 3), ref["n1"]["v"] * 64 * 64)
 
 
 # ---------------------------------------------------------------------- partition

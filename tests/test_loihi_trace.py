@@ -101,14 +101,14 @@ def test_fires_on_the_hardware_spike_steps(loihi: np.ndarray, cpu: np.ndarray) -
 
 def test_reproduces_the_cpu_fixed_point_voltage(cpu: np.ndarray) -> None:
     r = run(paper_program(), cpu)
-    v = r.states["1"][:, 0, 0]
+    v = r.states["1/v"][:, 0, 0]
     np.testing.assert_array_equal(v, cpu[:, 1])             # all 1000 steps, exactly
     assert v[60:63].tolist() == [0, 640, 614]               # input at 60 -> 10 << 6 at 61; 640 * 3933 / 4096
 
 
 def test_hardware_probe_differs_only_on_spike_steps(loihi: np.ndarray) -> None:
     r = run(paper_program(), loihi)
-    v, u = r.states["1"][:, 0, 0].astype(np.int64), r.states["1:u"][:, 0, 0].astype(np.int64)
+    v, u = r.states["1/v"][:, 0, 0].astype(np.int64), r.states["1/i"][:, 0, 0].astype(np.int64)
     differ = np.nonzero(v != loihi[:, 1])[0]
     assert differ.tolist() == SPIKES
     assert loihi[SPIKES, 1].tolist() == [128] * 4 and v[SPIKES].tolist() == [0] * 4

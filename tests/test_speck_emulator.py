@@ -38,7 +38,7 @@ def out(res, name: str = "n") -> list:
 
 
 def v_of(res, name: str = "n") -> list:
-    return res.states[name][:, 0].reshape(res.states[name].shape[0], -1)[:, 0].tolist()
+    return res.states[name + "/v"][:, 0].reshape(res.states[name + "/v"].shape[0], -1)[:, 0].tolist()
 
 
 # ----------------------------------------------------------------------------- the event rule
@@ -86,10 +86,10 @@ def _merge_program(input_dests: Sequence[int]) -> SpeckProgram:
 def test_depth_first_across_cores():
     # depth-first: the relay's spike reaches core 2 (+5 -> spike) before the input's own copy (-5)
     res = run_event(_merge_program([0, 2]), stream([[0, 0, 0, 0]], 1))
-    assert out(res, "merge") == [1] and res.states["merge"][0, 0, 0, 0, 0] == -5
+    assert out(res, "merge") == [1] and res.states["merge/v"][0, 0, 0, 0, 0] == -5
     # the other destination order: -5 first, then +5 -> 0, no spike
     res = run_event(_merge_program([2, 0]), stream([[0, 0, 0, 0]], 1))
-    assert out(res, "merge") == [0] and res.states["merge"][0, 0, 0, 0, 0] == 0
+    assert out(res, "merge") == [0] and res.states["merge/v"][0, 0, 0, 0, 0] == 0
     # the binned mode sums first: -5 + 5 = 0, no spike, whatever the order
     assert BinnedEmulator(_merge_program([0, 2])).run(stream([[0, 0, 0, 0]], 1)).outputs["merge"].sum() == 0
 
@@ -161,10 +161,10 @@ def test_address_arithmetic_against_direct_loop(k, s, p, h, w):
                     reached += F
     emu = EventEmulator(prog)
     res = emu.run(raster, record=True)
-    assert np.array_equal(res.states["n"][0], expect)
+    assert np.array_equal(res.states["n/v"][0], expect)
     assert emu.stats["synaptic_updates"]["n"] == reached and emu.stats["events"]["n"] == n
     resb = BinnedEmulator(prog).run(raster, record=True)
-    assert np.array_equal(resb.states["n"][0], expect)
+    assert np.array_equal(resb.states["n/v"][0], expect)
 
 
 def test_leak_once_per_bin_after_events_without_firing():

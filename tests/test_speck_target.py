@@ -186,7 +186,7 @@ def test_run_shapes_modes_and_input_errors():
     x = rand_input((2, 34, 34), steps=6, batch=2, rate=0.05, seed=3)
     ev = res.emulate(x, record=True)
     assert ev.outputs["output"].shape == (6, 2, 10) and ev.outputs["output"].dtype == np.int32
-    assert ev.states["conv1_if"].shape == (6, 2, 16, 16, 16) and "fc2_if:spikes" in ev.states
+    assert ev.states["conv1_if/v"].shape == (6, 2, 16, 16, 16) and "fc2_if/output" in ev.states
     binned = res.target.run(res.program, {"input": x}, mode="binned")
     assert binned.outputs["output"].shape == (6, 2, 10)
     assert res.target.latency(res.program) == {"output": 0}

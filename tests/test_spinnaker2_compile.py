@@ -92,7 +92,7 @@ def test_paper_lif_trace_reproduced(paper):
     spikes = out.outputs["output"][1:, 0, 0]
     np.testing.assert_array_equal(spikes, csv[:, 2])
     assert np.nonzero(spikes)[0].tolist() == [460, 510, 710, 760]
-    v = out.states["1"][1:, 0, 0]
+    v = out.states["1/v"][1:, 0, 0]
     gain = res.report["quantization"]["populations"][0]["gain"]
     err = np.abs(v / gain - csv[:, 1])
     assert v[60] == F32(102) and v[59] == 0
@@ -339,5 +339,5 @@ def test_to_sdk_carries_the_whole_program(sdk):
     got = S2Emulator(rebuilt).run()
     want = res.target.run(res.program, pad_steps({"input": x[:, None]}, 2), record=True)
     np.testing.assert_array_equal(got.outputs["out"][:, 0], want.outputs["spikes"][:, 0])
-    np.testing.assert_array_equal(got.states["readout"], want.states["readout"])
+    np.testing.assert_array_equal(got.states["readout/v"], want.states["readout/v"])
     assert want.outputs["spikes"].sum() > 20

@@ -41,7 +41,7 @@ def raster(T: int, n: int, spikes: dict[int, list[int]], batch: int = 1) -> np.n
 
 def run_v(prog: S2Program, inp: np.ndarray, name: str = "p", **opts) -> tuple[np.ndarray, np.ndarray]:
     res = S2Emulator(prog, **opts).run(inp)
-    return res.states[name][:, 0], res.outputs[name][:, 0]
+    return res.states[name + "/v"][:, 0], res.outputs[name][:, 0]
 
 
 # ---------------------------------------------------------------------- lif
@@ -125,24 +125,24 @@ def test_lif_curr_exp_current_first():
     res = S2Emulator(curr_exp_program(), lif_curr_exp_order="current_first").run(
         raster(6, 2, {0: [0], 1: [2]}), record=True)
     # exc: 8 arrives at t1, then halves; inh: -64 arrives at t3, then quarters
-    np.testing.assert_array_equal(res.states["p:i_exc"][:, 0, 0], F32([0, 8, 4, 2, 1, 0.5]))
-    np.testing.assert_array_equal(res.states["p:i_inh"][:, 0, 0], F32([0, 0, 0, -64, -16, -4]))
+    np.testing.assert_array_equal(res.states["p/i_exc"][:, 0, 0], F32([0, 8, 4, 2, 1, 0.5]))
+    np.testing.assert_array_equal(res.states["p/i_inh"][:, 0, 0], F32([0, 0, 0, -64, -16, -4]))
     # v(t) = v(t-1) + I_exc(t) + I_inh(t)  (alpha 1)
-    np.testing.assert_array_equal(res.states["p"][:, 0, 0], F32([0, 8, 12, -50, -65, -68.5]))
+    np.testing.assert_array_equal(res.states["p/v"][:, 0, 0], F32([0, 8, 12, -50, -65, -68.5]))
 
 
 def test_lif_curr_exp_voltage_first():
     res = S2Emulator(curr_exp_program(), lif_curr_exp_order="voltage_first").run(
         raster(6, 2, {0: [0], 1: [2]}), record=True)
-    np.testing.assert_array_equal(res.states["p:i_exc"][:, 0, 0], F32([0, 8, 4, 2, 1, 0.5]))
+    np.testing.assert_array_equal(res.states["p/i_exc"][:, 0, 0], F32([0, 8, 4, 2, 1, 0.5]))
     # v(t) = v(t-1) + I(t-1): the input moves v one step later
-    np.testing.assert_array_equal(res.states["p"][:, 0, 0], F32([0, 0, 8, 12, -50, -65]))
+    np.testing.assert_array_equal(res.states["p/v"][:, 0, 0], F32([0, 0, 8, 12, -50, -65]))
 
 
 def test_lif_curr_exp_default_order_is_current_first():
     inp = raster(6, 2, {0: [0], 1: [2]})
-    a = S2Emulator(curr_exp_program()).run(inp).states["p"]
-    b = S2Emulator(curr_exp_program(), lif_curr_exp_order="current_first").run(inp).states["p"]
+    a = S2Emulator(curr_exp_program()).run(inp).states["p/v"]
+    b = S2Emulator(curr_exp_program(), lif_curr_exp_order="current_first").run(inp).states["p/v"]
     np.testing.assert_array_equal(a, b)
 
 
@@ -162,9 +162,9 @@ def test_refractory_currents_keep_integrating():
                                 exc_decay=0.5, inh_decay=0.5, t_refrac=1)],
                 [ListProjection("w", "in", "p", [[0, 0, 8, 0]])], T=5)
     res = S2Emulator(p).run(raster(5, 1, {0: [0, 1]}), record=True)
-    np.testing.assert_array_equal(res.states["p:i_exc"][:, 0, 0], F32([0, 8, 12, 6, 3]))
+    np.testing.assert_array_equal(res.states["p/i_exc"][:, 0, 0], F32([0, 8, 12, 6, 3]))
     # t1: v = 8 > 5 spike -> 0; t2 refractory (held 0); t3: 0 + 6 = 6 > 5 spike -> 0; t4 held
-    np.testing.assert_array_equal(res.states["p"][:, 0, 0], F32([0, 0, 0, 0, 0]))
+    np.testing.assert_array_equal(res.states["p/v"][:, 0, 0], F32([0, 0, 0, 0, 0]))
     np.testing.assert_array_equal(res.outputs["p"][:, 0, 0], [0, 1, 0, 1, 0])
 
 
@@ -178,7 +178,7 @@ def test_membrane_update_is_float32_in_the_documented_order():
     conns = [[k, k, int(w), 0] for k, w in enumerate(rng.integers(-127, 128, 16))]
     p = program([source(16), lif("p", 16, alpha_decay=alpha, i_offset=i_off, threshold=50.0)],
                 [ListProjection("w", "in", "p", conns)], T=T)
-    v_emu = S2Emulator(p).run(r).states["p"][:, 0]
+    v_emu = S2Emulator(p).run(r).states["p/v"][:, 0]
     w = np.array([c[2] for c in conns], F32)
     v = np.zeros(16, F32)
     for t in range(T):
@@ -198,7 +198,7 @@ def test_input_sum_is_exact_beyond_float32_accumulation():
     conns[-1, 2] = 1
     p = program([source(n), lif("p", 1, record=("v",))], [ListProjection("w", "in", "p", conns)], T=2)
     res = S2Emulator(p).run(np.ones((2, 1, n), np.uint8))
-    assert res.states["p"][1, 0, 0] == F32(17780001)
+    assert res.states["p/v"][1, 0, 0] == F32(17780001)
     assert S2Emulator(p).neurons["p"].acc == np.float64
 
 
@@ -267,7 +267,7 @@ def test_conv2d_matches_direct_loop(cp):
     x = (rng.random((T, B, n_in)) < 0.4).astype(np.uint8)
     # alpha 0 and an unreachable threshold: v(t) = I(t), the conv of the spikes of t-1
     p = program([source(n_in), lif("p", co * ho * wo, model="lif_conv2d", alpha_decay=0.0)], [q], T=T)
-    v = S2Emulator(p).run(x).states["p"]
+    v = S2Emulator(p).run(x).states["p/v"]
     assert not v[0].any()
     for t in range(1, T):
         for b in range(B):
@@ -312,7 +312,7 @@ def test_batch_equals_samples_one_by_one(model):
     for b in range(x.shape[1]):
         one = emu.run(x[:, b:b + 1])
         np.testing.assert_array_equal(one.outputs["p"][:, 0], whole.outputs["p"][:, b])
-        np.testing.assert_array_equal(one.states["p"][:, 0], whole.states["p"][:, b])
+        np.testing.assert_array_equal(one.states["p/v"][:, 0], whole.states["p/v"][:, b])
 
 
 @pytest.mark.parametrize("model", ["lif", "lif_curr_exp_no_delay"])
@@ -323,7 +323,7 @@ def test_sparse_and_dense_storage_agree(model):
     assert all(path.dense is None for path in sparse_emu.paths)
     sparse = sparse_emu.run(x)
     np.testing.assert_array_equal(dense.outputs["p"], sparse.outputs["p"])
-    np.testing.assert_array_equal(dense.states["p"], sparse.states["p"])
+    np.testing.assert_array_equal(dense.states["p/v"], sparse.states["p/v"])
 
 
 # ---------------------------------------------------------------------- inputs and outputs
@@ -337,7 +337,7 @@ def test_inputs_from_params_dict_match_the_raster():
     from_dict = emu.run({"in": x[:, :1]})
     assert from_params.outputs["p"].shape == (25, 1, 30)
     np.testing.assert_array_equal(from_params.outputs["p"], from_raster.outputs["p"])
-    np.testing.assert_array_equal(from_params.states["p"], from_dict.states["p"])
+    np.testing.assert_array_equal(from_params.states["p/v"], from_dict.states["p/v"])
 
 
 def test_two_sources_dict_with_one_from_params():
@@ -345,7 +345,7 @@ def test_two_sources_dict_with_one_from_params():
                 [ListProjection("wa", "a", "p", [[0, 0, 1, 0]]), ListProjection("wb", "b", "p", [[0, 0, 10, 0]])],
                 T=4)
     res = S2Emulator(p).run({"a": raster(4, 1, {0: [0, 1]}, batch=2)})
-    np.testing.assert_array_equal(res.states["p"][:, 1, 0], F32([0, 1, 12, 12]))
+    np.testing.assert_array_equal(res.states["p/v"][:, 1, 0], F32([0, 1, 12, 12]))
 
 
 def test_outputs_follow_record_and_record_true_adds_states():
@@ -355,11 +355,11 @@ def test_outputs_follow_record_and_record_true_adds_states():
                 T=3)
     emu = S2Emulator(p)
     res = emu.run(raster(3, 1, {0: [0]}))
-    assert set(res.outputs) == {"q"} and set(res.states) == {"p"}
-    assert res.outputs["q"].dtype == np.uint8 and res.states["p"].dtype == F32
+    assert set(res.outputs) == {"q"} and set(res.states) == {"p/v"}
+    assert res.outputs["q"].dtype == np.uint8 and res.states["p/v"].dtype == F32
     full = emu.run(raster(3, 1, {0: [0]}), record=True)
     assert set(full.outputs) == {"q"}
-    assert set(full.states) == {"p", "q", "p:spikes", "q:spikes", "q:i_exc", "q:i_inh"}
+    assert set(full.states) == {"p/v", "q/v", "p/output", "q/output", "q/i_exc", "q/i_inh"}
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -104,7 +104,7 @@ def test_spike_steps_identical(csv):
 
 def test_voltage_equal_to_float32_precision(csv):
     res = S2Emulator(paper_program(csv[:, 0])).run()
-    v = res.states["1"][1:, 0, 0]
+    v = res.states["1/v"][1:, 0, 0]
     assert v.dtype == F32
     ref = csv[:, 1]
     # the first input arrives: v jumps to exactly the integer weight

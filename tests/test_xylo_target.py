@@ -194,7 +194,13 @@ def test_run_concatenates_inputs_and_clips_at_15():
     loud = res.emulate({"a": a, "b": b}, record=True)
     clipped = res.emulate({"a": np.minimum(a, 15), "b": np.minimum(b, 15)}, record=True)
     assert np.array_equal(loud.outputs["out"], clipped.outputs["out"])
-    assert np.array_equal(loud.states["Vmem"], clipped.states["Vmem"])
+    assert loud.states.keys() == clipped.states.keys() and "h/v" in loud.states
+    assert all(np.array_equal(loud.states[k], clipped.states[k]) for k in loud.states)
+    raw = res.target.emulator(p).run(np.minimum(np.concatenate([a, b], axis=2), 15), record=True)
+    (lo, hi), = p.meta["hidden"].values()
+    assert np.array_equal(loud.states["h/v"], raw.states["Vmem"][..., lo:hi])      # the register, sliced
+    assert np.array_equal(loud.states["h/output"], raw.states["Spikes"][..., lo:hi])
+    assert np.array_equal(loud.states["o/i"], raw.states["Isyn_out"]) and "o/output" in loud.states
     direct = res.target.emulator(p).run(np.concatenate([a, b], axis=2)).outputs["readout"]
     assert np.array_equal(loud.outputs["out"], direct) and loud.outputs["out"].sum() > 0
 
@@ -212,7 +218,7 @@ def test_run_errors_name_the_nir_input():
         assert (e.value.node, e.value.field, e.value.message) == (node, "inputs", message)
     with pytest.raises(NirccError) as e:
         res.target.emulator(res.program, seed=1)
-    assert e.value.message == "the Xylo emulator takes no options, got ['seed']"
+    assert e.value.message == "the Xylo emulator takes no options, got seed"
 
 
 # ---------------------------------------------------------------------------------------- load_program
@@ -368,6 +374,6 @@ def test_membrane_readout_fidelity():
     o = res.fidelity(x).outputs["out"]
     assert not o.spiking and o.latency == 1
     assert 0.995 <= o.correlation < 0.997
-    assert int(np.abs(res.emulate(x, record=True).states["Vmem_out"]).max()) < 8192
+    assert int(np.abs(res.emulate(x, record=True).states["o/v"]).max()) < 8192
     tight = compile_(g, readout_headroom=1)
     assert tight.fidelity(x).outputs["out"].correlation < 0.5

@@ -21,10 +21,13 @@ The core never imports a vendor SDK; ``to_sdk`` imports it lazily and raises a
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import sys
+from contextlib import contextmanager
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -39,8 +42,10 @@ class EmulatorResult:
     ``outputs``: per output (the NIR Output node's name once lowered; a chip-level name
     such as ``"readout"`` for a bare program) the spikes or values, shaped
     ``[T, B, *shape]``, integer counts for spikes.
-    ``states``: recorded internal states (only when asked), ``name -> [T, B, N]``, with
-    the probe point documented by the emulator (e.g. after reset).
+    ``states``: recorded internal states (only when asked), ``"<node>/<state>" -> [T, B,
+    ...]`` (:mod:`nircc.backends.io`), with the probe point documented by the emulator (e.g.
+    after reset); an emulator that records chip-wide registers (Xylo's, named as xylosim
+    names them) keeps the register names and its program's I/O map slices them per node.
     """
 
     outputs: dict[str, np.ndarray]
@@ -124,7 +129,8 @@ class Target(ABC):
     # ``emit.emit``, ``emit.load_program`` and ``emit.to_sdk`` next to the Target subclass
     # (``nircc/backends/<chip>/``); a target overrides a method only where its signature differs.
     def _module(self, name: str) -> Any:
-        package = type(self).__module__
+        module = sys.modules[type(self).__module__]     # the package, or a module inside it
+        package = module.__package__ or module.__name__
         return importlib.import_module(f"{package}.{name}")
 
     def spec(self, variant: Optional[str] = None) -> Any:
@@ -155,9 +161,17 @@ class Target(ABC):
         ``emit.load_program``)."""
         return self._module("emit").load_program(path)
 
-    @abstractmethod
-    def emulator(self, program, **options) -> Emulator:
-        """The bit-accurate emulator of ``program``."""
+    #: the chip's emulator (a class taking ``(program, **options)``) and the options it takes
+    emulator_class: Optional[type] = None
+    emulator_options: tuple[str, ...] = ()
+
+    def emulator(self, program, **options: Any) -> Emulator:
+        """The bit-accurate emulator of ``program``: :attr:`emulator_class` with ``options``
+        (:attr:`emulator_options`; NirccError naming an option it does not take)."""
+        check_emulator_options(self.label or self.name, self.emulator_options, options)
+        if self.emulator_class is None:
+            raise NirccError(f"target {self.name!r} has no emulator", field="target")
+        return self.emulator_class(program, **options)
 
     def io(self, program) -> IOMap:
         """The program's map between NIR Inputs/Outputs and the chip (:mod:`nircc.backends.io`)."""
@@ -170,23 +184,25 @@ class Target(ABC):
         it), runs it, and decodes its result into the NIR Outputs, ``[T, B, *shape]`` like the
         reference simulator's (spike counts, or membranes in the reference's units) in the
         chip's steps (:meth:`latency` behind the reference).  ``states``: what the emulator
-        records, in chip units (with ``record=True``, every state it documents; without, what
-        the program itself records, e.g. SpiNNaker2's ``record_v`` populations)."""
+        records, keyed ``"<node>/<state>"`` (:data:`nircc.backends.io.STATE_NAMES`: ``output``,
+        ``v``, ``i``, ...) in chip units (with ``record=True``, every state it documents;
+        without, what the program itself records, e.g. SpiNNaker2's ``record_v``
+        populations)."""
         io = self.io(program)
         forced = io.needs_states and not record      # recorded only to read a membrane output
         res = self.emulator(program, **emulator_options).run(io.encode(inputs), record=record or io.needs_states)
-        return EmulatorResult(outputs=io.decode(res), states={} if forced else dict(res.states))
+        return EmulatorResult(outputs=io.decode(res), states={} if forced else io.decode_states(res))
 
     def latency(self, program) -> dict[str, int]:
         """Steps by which each output of the chip lags the reference simulator (e.g. one
         per synaptic layer on chips whose synapses deliver one step late): the I/O map's."""
         return self.io(program).latency
 
-    def layer_spikes(self, program, result: EmulatorResult) -> dict[str, np.ndarray]:
-        """The spikes of each NIR neuron node the emulator recorded (``run(record=True)``),
-        ``node -> [T, B, N]`` in the chip's steps; by default the ``"<node>:spikes"`` states
-        (Loihi, Speck, SpiNNaker2 record them under the population's node name)."""
-        return {k[: -len(":spikes")]: v for k, v in result.states.items() if k.endswith(":spikes")}
+    @staticmethod
+    def layer_spikes(program, result: EmulatorResult) -> dict[str, np.ndarray]:
+        """The spikes of each neuron population :meth:`run` recorded (``record=True``),
+        ``node -> [T, B, N]`` in the chip's steps: its ``"<node>/output"`` states."""
+        return {k[: -len("/output")]: v for k, v in result.states.items() if k.endswith("/output")}
 
     def report(self, program) -> dict:
         """Resources and quantization of a program, for the compile report."""
@@ -214,6 +230,15 @@ def check_variant(target: str, known: Iterable[str], default: str, variant: Opti
     return name
 
 
+def check_emulator_options(chip: str, known: Iterable[str], options: dict) -> None:
+    """NirccError for an emulator option not in ``known``."""
+    known = tuple(known)
+    bad = sorted(set(options) - set(known))
+    if bad:
+        takes = f"takes {', '.join(known)}" if known else "takes no options"
+        raise NirccError(f"the {chip} emulator {takes}, got {', '.join(bad)}", field="options")
+
+
 def require_sdk(module: str, target: str, hint: str = "") -> Any:
     """Import a vendor SDK lazily, or raise a NirccError saying what is missing."""
     try:
@@ -224,12 +249,36 @@ def require_sdk(module: str, target: str, hint: str = "") -> Any:
 
 
 _REGISTRY: dict[str, Callable[[], Target]] = {}
+#: the entry-point group an installed plug-in declares its target in (its pyproject.toml:
+#: ``[project.entry-points."nircc.targets"] mychip = "mychip:MyChipTarget"``: one line)
+ENTRY_POINTS = "nircc.targets"
 
 
 def register(name: str, factory: Callable[[], Target]) -> None:
     """Register a target that is not built in (a plug-in; the built-in ones are
-    :data:`BUILTIN`)."""
+    :data:`BUILTIN`, installed plug-ins come from the :data:`ENTRY_POINTS` group)."""
     _REGISTRY[name] = factory
+
+
+def unregister(name: str) -> None:
+    """Remove a target :func:`register` added (no error when it is not registered)."""
+    _REGISTRY.pop(name, None)
+
+
+@contextmanager
+def registered(name: str, factory: Callable[[], Target]) -> Iterator[None]:
+    """``with registered("toy", ToyTarget): ...``: the target exists inside the block only
+    (a target registered under ``name`` before comes back after it)."""
+    _load_builtin()
+    before = _REGISTRY.get(name)
+    register(name, factory)
+    try:
+        yield
+    finally:
+        if before is None:
+            unregister(name)
+        else:
+            _REGISTRY[name] = before
 
 
 def get(name: str) -> Target:
@@ -254,11 +303,36 @@ BUILTIN: dict[str, str] = {
     "loihi": "nircc.backends.loihi:LoihiTarget",
     "spinnaker2": "nircc.backends.spinnaker2:SpiNNaker2Target",
 }
+_LOADED = False
+
+
+def _lazy(chip: str, where: str) -> Callable[[], Target]:
+    """A factory importing ``"module:Class"`` when the target is first asked for: a plug-in
+    that fails to import is a NirccError naming it, and the other targets still work."""
+    def make() -> Target:
+        module, _, cls = where.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module), cls)
+        except Exception as e:      # a plug-in's own bug: name it, never a traceback
+            raise NirccError(f"target {chip!r} ({where}) does not load: {type(e).__name__}: {e}",
+                             field="target") from None
+        _REGISTRY[chip] = factory
+        return factory()
+    return make
 
 
 def _load_builtin() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
     for chip, where in BUILTIN.items():
-        if chip in _REGISTRY:
-            continue
         module, _, cls = where.partition(":")
-        _REGISTRY[chip] = getattr(importlib.import_module(module), cls)
+        _REGISTRY.setdefault(chip, getattr(importlib.import_module(module), cls))
+    try:
+        found = importlib.metadata.entry_points(group=ENTRY_POINTS)
+    except Exception:                # a broken distribution's metadata: built-ins still work
+        found = ()
+    for ep in found:
+        if ep.name not in _REGISTRY:
+            _REGISTRY[ep.name] = _lazy(ep.name, ep.value)

@@ -16,7 +16,19 @@ into NIR-shaped outputs:
   reads (``key`` in ``outputs`` for ``kind="spikes"``, in ``states`` for ``kind="v"``), the
   channels ``offset .. offset + size`` of it, for a membrane read-out the chip units per
   reference unit (``scale``: one value or one per neuron), and ``latency``: the steps by
-  which the chip's output lags the reference.
+  which the chip's output lags the reference;
+* a state :class:`Port` (``IOMap.states``) names a recorded state ``"<node>/<state>"`` and the
+  channels ``offset .. offset + size`` of the emulator's entry ``key`` that hold it (in
+  ``states`` for ``kind="state"``, in ``outputs`` for ``kind="spikes"``): for an emulator that
+  records chip-wide registers (Xylo's ``Vmem``, ``Spikes``, named as the vendor's simulator
+  names them).  Emulators that record per population key their states ``"<node>/<state>"``
+  already and need no state port.
+
+State keys, the same for every target and for :mod:`nircc.sim` (:data:`STATE_NAMES`):
+``"<node>/output"`` what the node emits each step (spike counts for a neuron), ``"<node>/v"``
+the membrane and ``"<node>/i"`` the synaptic current after the step (reset applied), in the
+chip's units; a chip's own extra states keep a chip name after the slash (SpiNNaker2's
+``i_exc``/``i_inh``, Xylo's second synapse ``i2``).
 
 ``IOMap.to_dict`` / ``from_dict`` are JSON-able and lossless.
 """
@@ -32,6 +44,14 @@ from ..errors import NirccError
 
 LAYOUTS = ("channels", "keys", "tensor")
 OUTPUT_KINDS = ("spikes", "v")
+STATE_KINDS = ("state", "spikes")
+#: the common state names after ``"<node>/"`` (module docstring)
+STATE_NAMES = ("output", "v", "i")
+
+
+def state_key(node: str, state: str) -> str:
+    """The key of a recorded state: ``"<node>/<state>"``."""
+    return f"{node}/{state}"
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,7 @@ class IOMap:
     channels: Optional[int] = None                 # "channels": the width of the chip's input
     tensor: Optional[tuple[int, ...]] = None       # "tensor": the chip's input shape
     extra: dict = field(default_factory=dict)      # target-specific, JSON-able (e.g. layer maps)
+    states: tuple[Port, ...] = ()                  # recorded chip registers -> "<node>/<state>"
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -84,6 +105,9 @@ class IOMap:
         for p in self.outputs:
             if p.kind not in OUTPUT_KINDS:
                 raise ValueError(f"output {p.name!r}: kind must be one of {OUTPUT_KINDS}, got {p.kind!r}")
+        for p in self.states:
+            if p.kind not in STATE_KINDS or "/" not in p.name:
+                raise ValueError(f"state {p.name!r}: a '<node>/<state>' name of kind {STATE_KINDS}, got {p.kind!r}")
 
     # ------------------------------------------------------------------ queries
     def input(self, name: str) -> Port:
@@ -138,6 +162,9 @@ class IOMap:
         out = {}
         for p in self.outputs:
             src = result.outputs if p.kind == "spikes" else result.states
+            if p.key not in src:
+                raise NirccError(f"the emulator returned no {p.key!r} for this output (a program of another nircc "
+                                 "version? recompile it)", p.name, "outputs")
             a = np.asarray(src[p.key])
             a = a.reshape(a.shape[:2] + (-1,))[..., p.offset:p.offset + p.size]
             if p.kind == "v":
@@ -145,11 +172,28 @@ class IOMap:
             out[p.name] = a.reshape(a.shape[:2] + p.shape)
         return out
 
+    def decode_states(self, result: Any) -> dict[str, np.ndarray]:
+        """The emulator's recorded states keyed ``"<node>/<state>"``: each state port's
+        channels of its entry; every other entry already so keyed passes as it is (chip
+        registers no port names are dropped)."""
+        out = {}
+        for p in self.states:
+            src = result.outputs if p.kind == "spikes" else result.states
+            if p.key in src:
+                a = np.asarray(src[p.key])
+                out[p.name] = a.reshape(a.shape[:2] + (-1,))[..., p.offset:p.offset + p.size].reshape(
+                    a.shape[:2] + p.shape)
+        for k, a in result.states.items():
+            if "/" in k and k not in out:
+                out[k] = a
+        return out
+
     # ------------------------------------------------------------------ records
     def to_dict(self) -> dict[str, Any]:
         return {"inputs": [p.to_dict() for p in self.inputs], "outputs": [p.to_dict() for p in self.outputs],
                 "layout": self.layout, "channels": self.channels,
-                "tensor": None if self.tensor is None else list(self.tensor), "extra": dict(self.extra)}
+                "tensor": None if self.tensor is None else list(self.tensor), "extra": dict(self.extra),
+                "states": [p.to_dict() for p in self.states]}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "IOMap":
@@ -157,7 +201,7 @@ class IOMap:
                    outputs=tuple(Port.from_dict(p) for p in d["outputs"]), layout=str(d.get("layout", "channels")),
                    channels=None if d.get("channels") is None else int(d["channels"]),
                    tensor=None if d.get("tensor") is None else tuple(int(x) for x in d["tensor"]),
-                   extra=dict(d.get("extra") or {}))
+                   extra=dict(d.get("extra") or {}), states=tuple(Port.from_dict(p) for p in d.get("states") or ()))
 
 
 def _counts(x: Any, p: Port) -> np.ndarray:

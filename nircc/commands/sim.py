@@ -44,9 +44,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def result_arrays(res: SimResult) -> dict[str, np.ndarray]:
     """The ``.npz`` layout of a result (see the module docstring)."""
     out: dict[str, np.ndarray] = {f"outputs/{n}": a for n, a in res.outputs.items()}
-    for node, states in res.states.items():
-        for name, a in states.items():
-            out[f"states/{node}/{name}"] = a
+    out.update({f"states/{k}": a for k, a in res.flat_states().items()})
     out["semantics"] = np.array(dumps(res.semantics.to_dict()))
     out["diagnostics"] = np.array(dumps(res.diagnostics.to_list()))
     return out

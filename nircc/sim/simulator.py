@@ -51,6 +51,11 @@ class SimResult:
     def dt(self) -> float:
         return float(self.semantics.dt)
 
+    def flat_states(self) -> dict[str, np.ndarray]:
+        """``states`` keyed ``"<node>/<state>"``, the scheme of every chip emulator's
+        recorded states (:mod:`nircc.backends.io`)."""
+        return {f"{node}/{name}": a for node, st in self.states.items() for name, a in st.items()}
+
 
 def _as_graph(graph: Any) -> Graph:
     return graph if isinstance(graph, Graph) else load(graph)

@@ -12,14 +12,11 @@ neurons on a few cores, registered by one line (``backends.register("toy", ToyTa
 """
 from __future__ import annotations
 
-from typing import Any
 
 from nircc.backends.base import Target
-from nircc.errors import NirccError
 
 from .emulator import ToyEmulator
 from .lower import OPTIONS
-from .program import ToyProgram
 from .spec import DEFAULT_VARIANT, VARIANTS
 
 
@@ -40,7 +37,4 @@ class ToyTarget(Target):
                   ("reset_timing", "immediate"): "in the spike's step", ("v_min", "none"): "no floor on v",
                   ("initial_v", "zero"): "v = 0 at the start"}
 
-    def emulator(self, program: ToyProgram, **options: Any) -> ToyEmulator:
-        if options:
-            raise NirccError(f"the ToyChip emulator takes no options, got {sorted(options)}", field="options")
-        return ToyEmulator(program)
+    emulator_class = ToyEmulator

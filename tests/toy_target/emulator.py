@@ -10,7 +10,7 @@ Step ``t``, layer ``i`` (in order; ``s_{-1}[t]`` is the input ``x[t]``)::
 where layer ``i >= 1`` reads ``s_{i-1}`` of step ``t - 1`` (spikes cross to the next
 layer's cores in one step; the first layer reads the input of step ``t``), so the last
 layer lags the reference by ``L - 1`` steps.  All state starts at zero.  Recorded
-(``record=True``): ``"<layer>:v"`` (after the reset) and ``"<layer>:spikes"``, ``[T, B, N]``.
+(``record=True``): ``"<layer>/v"`` (after the reset) and ``"<layer>/output"`` (spikes), ``[T, B, N]``.
 """
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ class ToyEmulator(Emulator):
         thr = [np.int64(lay.threshold) for lay in layers]
         v = [np.zeros((batch, lay.size), np.int64) for lay in layers]
         s = [np.zeros((batch, lay.size), np.int64) for lay in layers]
-        rec = {f"{lay.name}:{k}": np.zeros((steps, batch, lay.size), np.int16 if k == "v" else np.int64)
-               for lay in layers for k in ("v", "spikes")} if record else {}
+        rec = {f"{lay.name}/{k}": np.zeros((steps, batch, lay.size), np.int16 if k == "v" else np.int64)
+               for lay in layers for k in ("v", "output")} if record else {}
         out = np.zeros((steps, batch, layers[-1].size), np.int64)
         for t in range(steps):
             prev = [x[t]] + s[:-1]                      # the spikes each layer reads (of step t - 1)
@@ -57,7 +57,7 @@ class ToyEmulator(Emulator):
                 s[i] = fired.astype(np.int64)
                 v[i] = np.where(fired, 0, v[i])
                 if record:
-                    rec[f"{lay.name}:v"][t] = v[i]
-                    rec[f"{lay.name}:spikes"][t] = s[i]
+                    rec[f"{lay.name}/v"][t] = v[i]
+                    rec[f"{lay.name}/output"][t] = s[i]
             out[t] = s[-1]
         return EmulatorResult(outputs={layers[-1].name: out}, states=rec)

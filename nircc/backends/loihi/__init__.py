@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 
-from ...errors import NirccError
 from ..base import Target
 from . import emit as _emit
 from .emulator import LoihiEmulator
@@ -47,11 +46,7 @@ class LoihiTarget(Target):
                   ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
     description = "Intel Loihi 2 (Lava / lava-dl netx): fixed-point CUBA LIF layers, 128 neurocores per chip"
 
-    def emulator(self, program: LoihiProgram, **options: Any) -> LoihiEmulator:
-        """:class:`LoihiEmulator` of ``program`` (it takes no options)."""
-        if options:
-            raise NirccError(f"the Loihi emulator takes no options, got {sorted(options)}", field="options")
-        return LoihiEmulator(program)
+    emulator_class = LoihiEmulator
 
     def summary(self, program: LoihiProgram) -> str:
         res = program.report.get("resources", {})

@@ -73,8 +73,9 @@ array}``.  Values: 0/1 spikes when the input layer has no neurons and
 ``input_message_bits == 0``; signed ``input_message_bits``-bit integers for graded input;
 int32 currents when the input layer has neurons.  Returns ``EmulatorResult`` with
 ``outputs = {last layer name: uint8 [T, B, N] spikes}``; with ``record=True``, for every
-layer with neurons, ``states[name]`` = ``v``, ``states[name + ":u"]`` = ``u`` (int32
-``[T, B, N]``, post-reset) and ``states[name + ":spikes"]`` (uint8).
+layer with neurons, ``states[name + "/v"]`` = ``v``, ``states[name + "/i"]`` = ``u`` (Lava's
+name for the current; int32 ``[T, B, N]``, post-reset) and ``states[name + "/output"]`` (uint8
+spikes): the ``<node>/<state>`` keys of :mod:`nircc.backends.io`.
 """
 from __future__ import annotations
 
@@ -378,7 +379,7 @@ class LoihiEmulator(Emulator):
         states: dict[str, np.ndarray] = {}
         if record:
             for st in self.stages:
-                states[st.name] = v_rec[st.name]
-                states[st.name + ":u"] = u_rec[st.name]
-                states[st.name + ":spikes"] = spikes_rec[st.name]
+                states[st.name + "/v"] = v_rec[st.name]
+                states[st.name + "/i"] = u_rec[st.name]
+                states[st.name + "/output"] = spikes_rec[st.name]
         return EmulatorResult(outputs=outputs, states=states)

@@ -73,7 +73,7 @@ from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
 from ..toolkit.quantize import (DecayResult, NumberFormat, QuantizationReport, Tensor, linear_decay,
                                 quantize_group)
 from ...semantics import Semantics, decay
-from ..io import IOMap, Port
+from ..io import IOMap, Port, state_key
 from ..options import Option, option_table, parse_options
 from ..toolkit.paths import (F64, MAP_TYPES, POPULATION_TYPES, PathWalker, Route, compose_pooling, pooling, size_of,
                              warn_bias_lead)
@@ -842,7 +842,8 @@ def lower(graph: Graph, spec: LoihiSpec, options) -> LoihiProgram:
     spiking_out = g.type(last) in SPIKING
     # the input layer's neurons in NIR order; the last layer's spikes, or its v over the gain
     io = IOMap((Port(inp, g.out_shape(inp), inp),),
-               tuple(Port(o, g.out_shape(o), last, 0, "spikes" if spiking_out else "v",
+               tuple(Port(o, g.out_shape(o), last if spiking_out else state_key(last, "v"), 0,
+                          "spikes" if spiking_out else "v",
                           None if spiking_out else (float((1 << fm.act_shift) * gains[last]),), latency)
                      for o in g.outputs), layout="channels")
     meta = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 
-from ..base import Emulator, Target
+from ..base import Emulator, Target, check_emulator_options
 from . import emulator as _emu
 from .lower import OPTIONS
 from .program import SpeckProgram
@@ -41,6 +41,7 @@ class SpeckTarget(Target):
         rec = dict(program.meta.get("emulator", {}))
         mode = mode or rec.get("mode", "event")
         keys = ("order", "overflow") if mode == "event" else ("spike",)
+        check_emulator_options(f"Speck {mode}", keys, options)
         opts = {k: rec[k] for k in keys if k in rec}
         opts.update(options)
         return _emu.emulator(program, mode, **opts)

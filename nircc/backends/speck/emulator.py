@@ -71,9 +71,10 @@ Inputs and outputs
 integers, ``(C, H, W)`` = ``program.input.shape``), one :class:`EventStream` (batch 1) or a
 list of them (one per sample).  It returns ``EmulatorResult(outputs, states)``:
 ``outputs[exit.name]`` = spike counts per bin ``[T, B, F, H, W]`` (int32) of the exit's core,
-pooled by ``exit.pooling``; with ``record=True``, ``states[layer.name]`` = ``v`` at the end of
-every bin (after the leak) ``[T, B, F, H_o, W_o]`` and ``states[layer.name + ":spikes"]`` =
-that core's unpooled spike counts per bin.
+pooled by ``exit.pooling``; with ``record=True``, ``states[layer.name + "/v"]`` = ``v`` at the
+end of every bin (after the leak) ``[T, B, F, H_o, W_o]`` and ``states[layer.name + "/output"]``
+= that core's unpooled spike counts per bin (the ``<node>/<state>`` keys of
+:mod:`nircc.backends.io`).
 """
 from __future__ import annotations
 
@@ -388,8 +389,8 @@ class EventEmulator(Emulator):
         rec: dict[str, np.ndarray] = {}
         if record:
             for c, L in cores.items():
-                rec[L.name] = states[c]
-                rec[L.name + ":spikes"] = counts[c]
+                rec[L.name + "/v"] = states[c]
+                rec[L.name + "/output"] = counts[c]
         return EmulatorResult(outputs=outputs, states=rec)
 
     def _overflow(self, L: _EventCore, vs: np.ndarray, t: int, y0: int, x0: int) -> None:
@@ -551,8 +552,8 @@ class BinnedEmulator(Emulator):
         rec: dict[str, np.ndarray] = {}
         if record:
             for c, lay in layers.items():
-                rec[lay.name] = states[c]
-                rec[lay.name + ":spikes"] = counts[c].astype(np.int32)
+                rec[lay.name + "/v"] = states[c]
+                rec[lay.name + "/output"] = counts[c].astype(np.int32)
         return EmulatorResult(outputs=outputs, states=rec)
 
 

@@ -43,10 +43,8 @@ class SpiNNaker2Target(Target):
                   ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
     description = "SpiNNaker2 (py-spinnaker2): float32 LIF populations on 152-PE ARM chips"
 
-    def emulator(self, program: S2Program, **options: Any) -> S2Emulator:
-        """:class:`S2Emulator` of ``program`` (options: ``lif_curr_exp_order``,
-        ``weight_rounding``, ``dense_limit``)."""
-        return S2Emulator(program, **options)
+    emulator_class = S2Emulator
+    emulator_options = ("lif_curr_exp_order", "weight_rounding", "dense_limit")
 
     def summary(self, program: S2Program) -> str:
         res = program.report.get("resources", {})

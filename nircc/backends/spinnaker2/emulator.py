@@ -56,10 +56,11 @@ program's only ``spike_list`` population, or a dict ``{population: [T, B, N]}``;
 ``spike_list`` population missing from the dict (or ``inputs=None``, then ``T`` =
 ``program.timesteps`` and ``B = 1``) uses its params ``{neuron: [steps]}`` in every sample.
 Returns ``EmulatorResult``: ``outputs[name]`` = ``uint8 [T, B, N]`` spikes of every population
-recording ``"spikes"``; ``states[name]`` = ``float32 [T, B, N]`` post-reset ``v`` of every
-population recording ``"v"``.  With ``record=True`` additionally ``states[name]`` of every
-neuron population, ``states[name + ":spikes"]`` (uint8) of every neuron population and
-``states[name + ":i_exc"]`` / ``":i_inh"`` of the ``lif_curr_exp*`` populations.
+recording ``"spikes"``; ``states[name + "/v"]`` = ``float32 [T, B, N]`` post-reset ``v`` of
+every population recording ``"v"``.  With ``record=True`` additionally ``states[name + "/v"]``
+of every neuron population, ``states[name + "/output"]`` (uint8 spikes) of every neuron
+population and ``states[name + "/i_exc"]`` / ``"/i_inh"`` of the ``lif_curr_exp*`` populations
+(the ``<node>/<state>`` keys of :mod:`nircc.backends.io`).
 
 Synapse storage: a projection (per delay value and synapse type) is a dense matrix when
 ``n_pre * n_post <= dense_limit`` (one matrix product per step), otherwise an event-driven
@@ -391,13 +392,13 @@ class S2Emulator(Emulator):
                     states[path.post].buf[(t + 1 + path.delay) % post.slots, path.channel] += contribution
         outputs = {name: rec_spikes[name] for name in rec_spikes
                    if "spikes" in self.program.population(name).record}
-        result_states = {name: rec_v[name] for name in rec_v}
+        result_states = {f"{name}/v": rec_v[name] for name in rec_v}
         if record:
             for name, arr in rec_spikes.items():
-                result_states[f"{name}:spikes"] = arr
+                result_states[f"{name}/output"] = arr
             for name, (exc, inh) in rec_syn.items():
-                result_states[f"{name}:i_exc"] = exc
-                result_states[f"{name}:i_inh"] = inh
+                result_states[f"{name}/i_exc"] = exc
+                result_states[f"{name}/i_inh"] = inh
         return EmulatorResult(outputs=outputs, states=result_states)
 
     @staticmethod

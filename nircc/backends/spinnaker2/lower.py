@@ -50,7 +50,7 @@ from ...semantics import Semantics, decay
 from .partition import partition
 from .program import Conv2DProjection, ListProjection, NirProvenance, Population, S2Program
 from .spec import S2Spec
-from ..io import IOMap, Port
+from ..io import IOMap, Port, state_key
 from ..options import Option, option_table, parse_options
 from ..toolkit.paths import MAP_TYPES, POPULATION_TYPES, size_of, warn_bias_lead
 from .synapses import STAGE, Network, SynPath, extract
@@ -469,7 +469,7 @@ def lower(graph: Graph, spec: S2Spec, options) -> S2Program:
         if g.type(p) in SPIKING:
             return Port(o, g.out_shape(o), p, 0, "spikes", None, latency[o])
         scale = np.broadcast_to(np.asarray(by_name[p].nir.voltage_scale, F64), (size_of(g, p),))
-        return Port(o, g.out_shape(o), p, 0, "v", tuple(float(x) for x in scale), latency[o])
+        return Port(o, g.out_shape(o), state_key(p, "v"), 0, "v", tuple(float(x) for x in scale), latency[o])
 
     # each Input is its own spike_list population; outputs read their population's spikes or v
     io = IOMap(tuple(Port(n, g.out_shape(n), n) for n in g.inputs),

@@ -17,12 +17,9 @@
 """
 from __future__ import annotations
 
-from typing import Any
 
-import numpy as np
 
-from ...errors import NirccError
-from ..base import EmulatorResult, Target
+from ..base import Target
 from .emulator import XyloEmulator
 from .lower import OPTIONS
 from .program import XyloProgram
@@ -46,25 +43,7 @@ class XyloTarget(Target):
                   ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
     description = "SynSense Xylo: one recurrent block of up to 1000 integer LIF neurons, 16 inputs, 8-32 readouts"
 
-    def emulator(self, program: XyloProgram, **options: Any) -> XyloEmulator:
-        """:class:`XyloEmulator` of ``program`` (it takes no options)."""
-        if options:
-            raise NirccError(f"the Xylo emulator takes no options, got {sorted(options)}", field="options")
-        return XyloEmulator(program)
-
-    def layer_spikes(self, program: XyloProgram, result: EmulatorResult) -> dict[str, np.ndarray]:
-        """Hidden populations from the recorded ``Spikes`` (ids in ``meta["hidden"]``), spiking
-        read-outs from their Output (``meta["output_populations"]``)."""
-        out = {}
-        spikes = result.states.get("Spikes")
-        if spikes is not None:
-            for node, (a, b) in program.meta.get("hidden", {}).items():
-                out[node] = spikes[..., a:b]
-        io = self.io(program)
-        for name, pop in program.meta.get("output_populations", {}).items():
-            if io.output(name).kind == "spikes" and name in result.outputs:
-                out[pop] = result.outputs[name]
-        return out
+    emulator_class = XyloEmulator
 
     def summary(self, program: XyloProgram) -> str:
         res = program.report.get("resources", {})

@@ -65,7 +65,7 @@ from ...ir.graph import NEURON_TYPES
 from ..toolkit.quantize import (DecayResult, brief, NumberFormat, QuantizationReport, Tensor, bitshift_decay,
                                 quantize_group)
 from ...semantics import Semantics, decay
-from ..io import IOMap, Port
+from ..io import IOMap, Port, state_key
 from ..options import Option, option_table, parse_options
 from ..toolkit.paths import F64, MAP_TYPES, PathWalker, Route, output_populations, size_of, warn_bias_lead
 from .program import XyloProgram
@@ -575,8 +575,9 @@ def _check_fanout(net: Network, offsets: dict, sizes: dict, w_rec: np.ndarray, s
 
 def _meta(g: Graph, net: Network, sizes: dict, offsets: dict, gains_o: np.ndarray, plans: dict) -> dict:
     """The program's I/O map (:mod:`nircc.backends.io`: input channels at their offsets;
-    readout spikes, or ``Vmem_out`` over the gain for a membrane read-out) and the ids of
-    every population (JSON-able)."""
+    readout spikes, or ``Vmem_out`` over the gain for a membrane read-out; each population's
+    slice of the emulator's registers as ``<node>/<state>``) and the ids of every population
+    (JSON-able)."""
     inputs = tuple(Port(i, g.out_shape(i), "input", offsets[i]) for i in net.inputs)
     outputs = []
     for o, v in net.outputs.items():
@@ -584,7 +585,16 @@ def _meta(g: Graph, net: Network, sizes: dict, offsets: dict, gains_o: np.ndarra
         spikes = plans[v].thr is not None
         outputs.append(Port(o, g.in_shape(o), "readout" if spikes else "Vmem_out", a, "spikes" if spikes else "v",
                             None if spikes else tuple(float(x) for x in gains_o[a:a + n]), int(net.lag[v])))
-    io = IOMap(inputs, tuple(outputs), layout="channels", channels=sum(sizes[i] for i in net.inputs))
+    states = []                                  # the emulator's registers (xylosim's names) per node
+    for v in net.hidden + net.readout:
+        a, n = offsets[v], sizes[v]
+        regs = ((("output", "Spikes", "state"), ("v", "Vmem", "state"), ("i", "Isyn", "state"),
+                 ("i2", "Isyn2", "state")) if v in net.hidden else
+                (("v", "Vmem_out", "state"), ("i", "Isyn_out", "state"))
+                + ((("output", "readout", "spikes"),) if plans[v].thr is not None else ()))
+        states += [Port(state_key(v, name), (n,), key, a, kind) for name, key, kind in regs]
+    io = IOMap(inputs, tuple(outputs), layout="channels", channels=sum(sizes[i] for i in net.inputs),
+               states=tuple(states))
     hidden = {v: [offsets[v], offsets[v] + sizes[v]] for v in net.hidden}
     readout = {v: [offsets[v], offsets[v] + sizes[v]] for v in net.readout}
     return {"io": io.to_dict(), "hidden": hidden, "readout": readout, "output_populations": dict(net.outputs)}
