@@ -223,3 +223,44 @@ def test_emulator_refuses_an_option_it_does_not_take(target):
     with pytest.raises(nircc.NirccError) as e:
         res.target.emulator(res.program, no_such_option=1)
     assert "no_such_option" in e.value.message and e.value.message.startswith(f"the {res.target.label}")
+
+
+@pytest.mark.parametrize("target", ALL)
+def test_capabilities_are_data_the_policy_and_the_check_read(target):
+    """Each target declares what its neurons can do; the semantics policy and the node-type
+    check read that one table, so a node type the chip cannot run is refused with its
+    reason on every target, by the same words."""
+    from nircc.backends.capabilities import Capabilities
+    from nircc.ir.graph import NODE_TYPES
+
+    t = backends.get(target)
+    caps = t.capabilities
+    assert isinstance(caps, Capabilities) and caps.chip == t.label
+    assert t.semantics_rules == dict(caps.rules) and t.rule_words == dict(caps.rule_words)
+    assert set(caps.nodes) <= set(NODE_TYPES) and set(caps.unsupported) <= set(NODE_TYPES)
+    if target != "toy":                  # a built-in chip gives a reason for every NIR type it cannot run
+        assert set(NODE_TYPES) - {"Input", "Output"} <= set(caps.nodes) | set(caps.unsupported), target
+    one = np.ones(3, F32)
+    g = nir.NIRGraph(nodes={"in": nir.Input(input_type={"input": np.array([3])}),
+                            "w": nir.Linear(weight=np.eye(3, dtype=F32)), "th": nir.Threshold(threshold=one),
+                            "out": nir.Output(output_type={"output": np.array([3])})},
+                     edges=[("in", "w"), ("w", "th"), ("th", "out")], type_check=False)
+    with pytest.raises(nircc.NirccError) as e:
+        nircc.compile(g, target, dt=1e-3, semantics="nir")
+    (err,) = [x for x in e.value.errors if x.node == "th"]
+    assert (err.code, err.field, err.message) == ("unsupported-node", "type", caps.why_not("Threshold"))
+    assert err.message.startswith(f"{t.label} cannot run Threshold")
+
+
+def test_info_target_shows_capabilities_and_options(capsys):
+    assert main(["info", "--target", "xylo"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("xylo: SynSense Xylo") and "    CubaLIF  hidden or readout neurons" in out
+    assert "spike when v >= threshold; reset: subtract; bias: membrane; decay: bit-shift; delays: none" in out
+    assert "    threshold_max = 4095  (int)" in out
+    assert main(["info", "--target", "all", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [d["target"] for d in doc] == backends.names()
+    loihi = {d["target"]: d for d in doc}["loihi"]["capabilities"]
+    assert (loihi["threshold"], loihi["delay_steps"], loihi["per_layer"]) == (">", 62, ["du", "dv", "vth"])
+    assert main(["info", "--target", "nope"]) == 2 and "unknown target 'nope'" in capsys.readouterr().err

@@ -74,8 +74,8 @@ def test_check_json(capsys):
     assert all(set(w) == {"level", "code", "message", "node", "field", "stage"} for w in x["warnings"])
     s = by["speck"]
     assert (s["fits"], s["variant"], s["resources"]) == (False, "speck2f", None)
-    assert {"node": "lif1", "field": "type", "code": None,
-            "message": "CubaLIF is not supported on Speck: the chip has no synaptic state (weights go straight "
+    assert {"node": "lif1", "field": "type", "code": "unsupported-node",
+            "message": "Speck cannot run CubaLIF: the chip has no synaptic state (weights go straight "
                        "into the membrane; use IF)"} in s["problems"]
     # deterministic, and the same verdicts as the text form
     assert run(capsys, "check", BRAILLE, "--target", "all", "--json")[1] == out

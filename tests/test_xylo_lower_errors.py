@@ -70,17 +70,18 @@ def warnings_of(res: nircc.CompileResult) -> list[tuple]:
 def test_node_types_without_a_xylo_neuron():
     assert errors_of(chain(i=I(np.array([2])), fc=lin(np.eye(2)), th=nir.Threshold(np.ones(2, F32)),
                            o=O(np.array([2])))) == [
-        ("th", "type", "unsupported-node", "Threshold: a stateless threshold is not a Xylo neuron (use IF or LIF)")]
+        ("th", "type", "unsupported-node", "Xylo cannot run Threshold: a stateless threshold is not a Xylo neuron (use IF or LIF)")]
     assert errors_of(chain(i=I(np.array([2])), fc=lin(np.eye(2)), n=nir.I(r=np.ones(2, F32)), o=O(np.array([2])))) == [
         ("n", "type", "unsupported-node",
-         "I: an integrator without spikes is not a Xylo neuron (use IF, or LI as readout)")]
+         "Xylo cannot run I: an integrator without spikes is not a Xylo neuron (use IF, or LI as readout)")]
 
 
 def test_paper_cnn_every_conv_and_pool_at_once():
     with pytest.raises(NirccError) as e:
         nircc.compile(DATA / "cnn_sinabs.nir", "xylo")
     got = sorted((x.node, x.message) for x in e.value.errors)
-    conv, pool = "Conv2d: Xylo has no convolutions (a dense recurrent block)", "SumPool2d: Xylo has no pooling"
+    conv = "Xylo cannot run Conv2d: a dense recurrent block has no convolutions"
+    pool = "Xylo cannot run SumPool2d: the chip has no pooling"
     assert [m for n, m in got if n in ("2", "5")] == [conv, conv]
     assert [m for n, m in got if n in ("4", "7")] == [pool, pool]
 

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 import numpy as np
 
 from ..errors import NirccError
+from .capabilities import Capabilities
 from .io import IOMap, program_io
 
 
@@ -77,12 +78,21 @@ class Target(ABC):
     def option_names(self) -> tuple[str, ...]:
         """The names ``--option`` / ``options=`` accept."""
         return tuple(self.options)
-    #: the semantics rules the chip realises: option -> the values it can run, the first the
-    #: closest stand-in for the others (options not listed: every value).  Read by
-    #: :meth:`realise_semantics`, the one policy of every target.
-    semantics_rules: dict[str, tuple[str, ...]] = {}
-    #: how the chip's rule reads, for the warning: (option, value) -> words
-    rule_words: dict[tuple[str, str], str] = {}
+    #: what the chip's neurons can do (:class:`~nircc.backends.capabilities.Capabilities`,
+    #: declared beside the limits in ``<chip>/spec.py``): read by :meth:`realise_semantics`,
+    #: by each lowering's node-type check and by ``nircc info --target``
+    capabilities: Optional[Capabilities] = None
+
+    @property
+    def semantics_rules(self) -> dict[str, tuple[str, ...]]:
+        """The semantics rules the chip realises: option -> the values it can run, the first
+        the closest stand-in for the others (options not listed: every value)."""
+        return dict(self.capabilities.rules) if self.capabilities else {}
+
+    @property
+    def rule_words(self) -> dict[tuple[str, str], str]:
+        """How the chip's rule reads, for the warning: (option, value) -> words."""
+        return dict(self.capabilities.rule_words) if self.capabilities else {}
 
     def realise_semantics(self, graph, sem) -> tuple[Any, Any]:
         """The semantics the chip runs for a model with semantics ``sem``, and a warning.

@@ -7,6 +7,11 @@ synapses, parameters), the exporter detected with the semantics a compile would 
 default (nircc.provenance), and the repairs the tolerant reader made.  ``--json`` prints the
 same as deterministic JSON; ``--strict`` turns every repair into an error.
 
+``nircc info --target T`` (no model) shows a target instead: its variants, what its neurons
+can do (:mod:`nircc.backends.capabilities`: node types, threshold and reset rules, where a
+bias enters, per-neuron and per-layer parameters, decay form, delays, number formats) and
+its options with defaults; ``--target all`` every registered target.
+
 Counting rules:
 
 * neurons: output elements of the neuron populations (``nircc.ir.NEURON_TYPES``: I, IF,
@@ -39,7 +44,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "info", help="show the nodes, edges, cycles, totals and repairs of a .nir file",
         description="Show what a .nir file holds: nodes, edges, recurrent cycles, totals and the "
                     "repairs the reader made.")
-    p.add_argument("model", help="the .nir file")
+    p.add_argument("model", nargs="?", help="the .nir file")
+    p.add_argument("--target", help="show a target's capabilities and options instead (a name, or all)")
     p.add_argument("--json", action="store_true", help="print deterministic JSON instead of tables")
     p.add_argument("--strict", action="store_true", help="treat every repair as an error")
     return p
@@ -145,7 +151,46 @@ def render(info: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def target_info(name: str) -> dict[str, Any]:
+    """What ``nircc info --target`` shows of one target, JSON-able."""
+    from ..backends.base import get
+
+    t = get(name)
+    return {"target": t.name, "label": t.label or t.name, "description": t.description,
+            "variants": list(t.variants), "default_variant": t.default_variant,
+            "capabilities": t.capabilities.to_dict() if t.capabilities else None,
+            "options": {k: {"default": o.default, "kind": o.kind, "doc": o.doc} for k, o in t.options.items()}}
+
+
+def render_target(t: dict[str, Any], caps_lines: list[str]) -> str:
+    lines = [f"{t['target']}: {t['description']}",
+             f"  variants: {', '.join(v + (' (default)' if v == t['default_variant'] else '') for v in t['variants'])}"]
+    lines += caps_lines
+    if t["options"]:
+        lines.append("  options (--option KEY=VALUE):")
+        lines += [f"    {k} = {o['default']!r}  ({o['kind']}) {o['doc']}" for k, o in t["options"].items()]
+    return "\n".join(lines) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.target is not None:
+        from ..backends.base import get, names
+        from ..errors import NirccError
+
+        if args.model:
+            raise NirccError("give a .nir model or --target, not both", field="target")
+        chosen = names() if args.target == "all" else [args.target]
+        infos = [target_info(n) for n in chosen]
+        if args.json:
+            print(dumps(infos if args.target == "all" else infos[0]), end="")
+        else:
+            print("\n".join(render_target(i, get(i["target"]).capabilities.lines() if get(i["target"]).capabilities
+                                          else []) for i in infos), end="")
+        return 0
+    if not args.model:
+        from ..errors import NirccError
+
+        raise NirccError("nircc info needs a .nir model (or --target T)", field="model")
     info = summarize(load_model(args))
     print(dumps(info) if args.json else render(info), end="")
     return 0

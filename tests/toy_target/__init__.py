@@ -17,7 +17,7 @@ from nircc.backends.base import Target
 
 from .emulator import ToyEmulator
 from .lower import OPTIONS
-from .spec import DEFAULT_VARIANT, VARIANTS
+from .spec import CAPABILITIES, DEFAULT_VARIANT, VARIANTS
 
 
 class ToyTarget(Target):
@@ -31,10 +31,6 @@ class ToyTarget(Target):
     options = OPTIONS
     label = "ToyChip"
     description = "ToyChip: dense layers of integer LIF neurons (int8 weights, int16 membranes), a test target"
-    semantics_rules = {"reset": ("zero",), "spike": ("single",), "reset_timing": ("immediate",),
-                       "v_min": ("none",), "initial_v": ("zero",)}
-    rule_words = {("reset", "zero"): "v = 0 after a spike", ("spike", "single"): "one spike per step",
-                  ("reset_timing", "immediate"): "in the spike's step", ("v_min", "none"): "no floor on v",
-                  ("initial_v", "zero"): "v = 0 at the start"}
+    capabilities = CAPABILITIES
 
     emulator_class = ToyEmulator

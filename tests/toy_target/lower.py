@@ -24,6 +24,7 @@ from typing import Optional
 
 import numpy as np
 
+from nircc.backends.capabilities import check_node_types
 from nircc.backends.io import IOMap, Port
 from nircc.backends.options import Option, option_table, parse_options
 from nircc.backends.toolkit.quantize import NumberFormat, QuantizationReport, Tensor, bitshift_decay, quantize_group
@@ -31,7 +32,7 @@ from nircc.errors import ErrorCollector, NirccError
 from nircc.ir import Graph
 
 from .program import ToyLayer, ToyProgram
-from .spec import ToySpec
+from .spec import CAPABILITIES, ToySpec
 
 STAGE = "toy"
 F64 = np.float64
@@ -51,9 +52,7 @@ OPTIONS = option_table([
 
 def chain(g: Graph, errs: ErrorCollector) -> tuple[Optional[str], list[tuple[str, str]]]:
     """The Input and the (weight, neuron) pairs of the chain, in order (module docstring)."""
-    for n in g.nodes:
-        if g.type(n) not in ("Input", "Output") + WEIGHTS + NEURONS:
-            errs.add(f"ToyChip has dense IF/LIF layers only, no {g.type(n)}", n, code="unsupported-node")
+    check_node_types(g, CAPABILITIES, errs)
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         errs.add(f"ToyChip takes one Input and one Output, got {len(g.inputs)} and {len(g.outputs)}",
                  code="structure")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from nircc.backends.base import check_variant
+from nircc.backends.capabilities import Capabilities
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,18 @@ DEFAULT_VARIANT = "toy1"
 def get_spec(variant: Optional[str] = None) -> ToySpec:
     """The spec of ``variant`` (default ``toy1``); NirccError for an unknown name."""
     return SPECS[check_variant("toy", VARIANTS, DEFAULT_VARIANT, variant)]
+
+
+#: What ToyChip's neurons can do (nircc.backends.capabilities).
+CAPABILITIES = Capabilities(
+    chip="ToyChip",
+    nodes={"IF": "a layer with shift 0", "LIF": "a layer with a decay shift",
+           "Linear": "the layer's int8 weights", "Affine": "the layer's int8 weights (zero bias only)"},
+    rules={"reset": ("zero",), "spike": ("single",), "reset_timing": ("immediate",), "v_min": ("none",),
+           "initial_v": ("zero",)},
+    rule_words={("reset", "zero"): "v = 0 after a spike", ("spike", "single"): "one spike per step",
+                ("reset_timing", "immediate"): "in the spike's step", ("v_min", "none"): "no floor on v",
+                ("initial_v", "zero"): "v = 0 at the start"},
+    threshold=">", resets=("zero",), bias="none", per_layer=("threshold", "shift"), decay="bit-shift",
+    formats={"weights": "int8", "v": "int16 saturating", "threshold": "int16 (0..32767)", "shift": "uint4"},
+)

@@ -28,7 +28,7 @@ from . import emit as _emit
 from .emulator import LoihiEmulator
 from .lower import OPTIONS
 from .program import LoihiProgram
-from .spec import DEFAULT_VARIANT, VARIANTS
+from .spec import CAPABILITIES, DEFAULT_VARIANT, VARIANTS
 
 
 class LoihiTarget(Target):
@@ -39,11 +39,7 @@ class LoihiTarget(Target):
     default_variant = DEFAULT_VARIANT
     options = OPTIONS
     label = "Loihi 2"
-    semantics_rules = {"reset": ("zero",), "reset_timing": ("immediate",), "spike": ("single",),
-                       "v_min": ("none",), "initial_v": ("zero",)}
-    rule_words = {("reset", "zero"): "v = 0 after a spike (Lava's LIF: v[s] = 0)",
-                  ("reset_timing", "immediate"): "in the spike's step", ("spike", "single"): "one spike per step",
-                  ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
+    capabilities = CAPABILITIES
     description = "Intel Loihi 2 (Lava / lava-dl netx): fixed-point CUBA LIF layers, 128 neurocores per chip"
 
     emulator_class = LoihiEmulator

@@ -75,12 +75,13 @@ from ..toolkit.quantize import (DecayResult, NumberFormat, QuantizationReport, T
 from ...semantics import Semantics, decay
 from ..io import IOMap, Port, state_key
 from ..options import Option, option_table, parse_options
-from ..toolkit.paths import (F64, MAP_TYPES, POPULATION_TYPES, PathWalker, Route, compose_pooling, pooling, size_of,
+from ..toolkit.paths import (F64, PathWalker, Route, compose_pooling, pooling, size_of,
                              warn_bias_lead)
 from .partition import partition
 from .program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer, LoihiProgram, Synapse,
                       determine_sign_mode, netx_recurrent_synapses, netx_synapse)
-from .spec import Formats, LoihiSpec
+from ..capabilities import check_node_types
+from .spec import CAPABILITIES, Formats, LoihiSpec
 
 STAGE = "loihi"
 SPIKING = ("LIF", "IF", "CubaLIF")
@@ -105,10 +106,6 @@ TRUNC_ALLOWANCE = 2.0 ** -22
 def _allow(x: np.ndarray, rounding: str) -> np.ndarray:
     """``x`` with the truncation allowance (unchanged for ``nearest``)."""
     return x * (1.0 + TRUNC_ALLOWANCE) if rounding == "trunc" else x
-_UNSUPPORTED = {
-    "Threshold": "a stateless threshold is not a Lava neuron (use IF or LIF)",
-    "Conv1d": "netx convolutions are 2-D (reshape to Conv2d)",
-}
 
 
 # ---------------------------------------------------------------------- options and semantics
@@ -788,10 +785,7 @@ def lower(graph: Graph, spec: LoihiSpec, options) -> LoihiProgram:
     fm = spec.formats
     errs = ErrorCollector()
     opts = read_options(options.target_options, errs)
-    for n in g.nodes:
-        t = g.type(n)
-        if t not in POPULATION_TYPES + MAP_TYPES + ("Output",):
-            errs.add(f"Loihi (netx) has no {t}: {_UNSUPPORTED.get(t, 'not supported')}", n, code="unsupported-node")
+    check_node_types(g, CAPABILITIES, errs)
     if any(e.code == "unsupported-node" for e in errs.errors):
         errs.raise_if_any()
     inp, plans = plan_layers(g, float(sem.dt), fm, errs, diags)

@@ -80,6 +80,7 @@ from typing import Any, Mapping, Optional
 
 from ...errors import NirccError
 from ..base import check_variant
+from ..capabilities import Capabilities
 
 LAVA = "lava-nc/lava@b6822fb src/lava/"
 NETX = "lava-nc/lava-dl@d825ac5 src/lava/lib/dl/netx/"
@@ -315,3 +316,31 @@ VARIANTS: tuple[str, ...] = tuple(SPECS)
 def get_spec(variant: Optional[str] = None) -> LoihiSpec:
     """The spec of ``variant`` (default ``loihi2``); NirccError for an unknown name."""
     return SPECS[check_variant("loihi", SPECS, DEFAULT_VARIANT, variant)]
+
+
+#: What Loihi 2's neurons can do through Lava / netx (:mod:`nircc.backends.capabilities`;
+#: docs/targets/loihi.md).
+CAPABILITIES = Capabilities(
+    chip="Loihi 2",
+    nodes={"LIF": "a CUBA LIF layer (du 4095: no current state)", "IF": "a CUBA LIF layer without leak",
+           "CubaLIF": "a CUBA LIF layer", "LI": "the last layer, read out as v (never fires)",
+           "I": "the last layer, read out as v", "CubaLI": "the last layer, read out as v",
+           "Affine": "a dense layer; the bias into bias_mant", "Linear": "a dense layer",
+           "Scale": "a dense layer with a diagonal matrix (depthwise conv on maps)",
+           "Conv2d": "a conv layer (stride, padding, dilation, groups native)",
+           "SumPool2d": "folded into a conv or dense layer", "AvgPool2d": "folded into a conv or dense layer",
+           "Flatten": "a netx flatten layer", "Delay": "per-synapse delays on dense paths (0..62 steps)"},
+    unsupported={"Threshold": "a stateless threshold is not a Lava neuron (use IF or LIF)",
+                 "Conv1d": "netx convolutions are 2-D (reshape to Conv2d)"},
+    rules={"reset": ("zero",), "reset_timing": ("immediate",), "spike": ("single",), "v_min": ("none",),
+           "initial_v": ("zero",)},
+    rule_words={("reset", "zero"): "v = 0 after a spike (Lava's LIF: v[s] = 0)",
+                ("reset_timing", "immediate"): "in the spike's step", ("spike", "single"): "one spike per step",
+                ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"},
+    threshold=">", resets=("zero",), bias="membrane",
+    per_neuron=("bias",), per_layer=("du", "dv", "vth"),
+    decay="fixed-point-12", delay_steps=62, recurrent=True,
+    formats={"weights": "int8 mantissa (1..8 bits, sign mode) << weight_exp (-8..0)",
+             "vth": "17-bit unsigned << 6", "bias_mant": "13-bit signed << 6", "u, v": "24-bit signed",
+             "du, dv": "12-bit unsigned (x * (4096 - d) >> 12)"},
+)

@@ -19,7 +19,7 @@ from ..base import Emulator, Target, check_emulator_options
 from . import emulator as _emu
 from .lower import OPTIONS
 from .program import SpeckProgram
-from .spec import DEFAULT_VARIANT, VARIANTS
+from .spec import CAPABILITIES, DEFAULT_VARIANT, VARIANTS
 
 
 class SpeckTarget(Target):
@@ -30,8 +30,7 @@ class SpeckTarget(Target):
     default_variant = DEFAULT_VARIANT
     options = OPTIONS
     label = "Speck"
-    semantics_rules = {"reset_timing": ("immediate",), "initial_v": ("zero",)}
-    rule_words = {("reset_timing", "immediate"): "in the spike's event", ("initial_v", "zero"): "v = 0 at the start"}
+    capabilities = CAPABILITIES
     description = "SynSense Speck / DYNAP-CNN: convolutional SNNs on 9 event-driven CNN cores"
 
     def emulator(self, program: SpeckProgram, mode: Optional[str] = None, **options: Any) -> Emulator:

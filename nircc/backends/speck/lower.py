@@ -129,7 +129,8 @@ from ..toolkit.quantize import NumberFormat, QuantizationReport, Tensor, brief, 
 from ..io import IOMap, Port
 from ..options import Option, option_table, parse_options
 from .program import CnnLayer, Destination, Exit, InputLayer, SpeckProgram
-from .spec import SpeckSpec, layer_memory
+from ..capabilities import check_node_types
+from .spec import CAPABILITIES, SpeckSpec, layer_memory
 
 STAGE = "speck"
 
@@ -151,22 +152,6 @@ OPTIONS = option_table([
 
 WEIGHT_TYPES = ("Conv2d", "Affine", "Linear")
 CHAIN_TYPES = ("SumPool2d", "AvgPool2d", "Flatten")
-SUPPORTED_TYPES = ("Input", "Output", "IF") + WEIGHT_TYPES + CHAIN_TYPES
-
-#: Why each unsupported node type cannot run on Speck.
-UNSUPPORTED: dict[str, str] = {
-    "LIF": "the chip has no leak per time step (Speck neurons are non-leaky integrate-and-fire: use IF; "
-           "a negative bias leaks once per slow-clock tick)",
-    "CubaLIF": "the chip has no synaptic state (weights go straight into the membrane; use IF)",
-    "CubaLI": "the chip has no synaptic state and cannot read out a membrane",
-    "LI": "the chip has no leak per time step and cannot read out a membrane (no non-spiking neurons)",
-    "I": "the chip cannot read out a membrane (no non-spiking integrators; use IF)",
-    "Threshold": "the chip has no stateless threshold units (use IF with reset zero)",
-    "Delay": "the chip has no synaptic or axonal delays",
-    "Scale": "a Scale not next to an Affine/Linear (canonicalize folds those): Speck has no element-wise "
-             "gain stage",
-    "Conv1d": "Speck cores convolve 2-D maps (use Conv2d on a [C, 1, L] or [C, L, 1] map)",
-}
 
 Shape3 = tuple[int, int, int]
 Pair = tuple[int, int]
@@ -295,10 +280,7 @@ def _map3(shape: tuple[int, ...]) -> Shape3:
 
 
 def _check_types(g: Graph, errs: ErrorCollector) -> None:
-    for n in g.nodes:
-        t = g.type(n)
-        if t not in SUPPORTED_TYPES:
-            errs.add(f"{t} is not supported on Speck: {UNSUPPORTED.get(t, 'no Speck equivalent')}", n, "type")
+    check_node_types(g, CAPABILITIES, errs)
     back = g.schedule().back_edges
     for u, v in sorted(back):
         errs.add(f"recurrent edge {u} -> {v}: Speck cores form a feed-forward graph (no loops)", v, "edges")
@@ -959,4 +941,4 @@ def lower(graph: Graph, spec: SpeckSpec, options: Any) -> SpeckProgram:
     return _Lowering(graph, spec, options).run()
 
 
-__all__ = ["lower", "OPTIONS", "UNSUPPORTED", "STAGE"]
+__all__ = ["lower", "OPTIONS", "STAGE"]

@@ -52,6 +52,7 @@ from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
 from ..base import check_variant
+from ..capabilities import Capabilities
 
 Ki = 1024
 
@@ -311,3 +312,32 @@ def get_spec(variant: Optional[str] = None) -> SpeckSpec:
 def fits(core: int, memory: Mapping[str, int], spec: Optional[SpeckSpec] = None) -> bool:
     """Whether a layer needing ``memory`` fits ``core`` of ``spec`` (default Speck 2f)."""
     return (spec or SPECK2F).fits(core, memory)
+
+
+#: What Speck's neurons can do (:mod:`nircc.backends.capabilities`; docs/targets/speck.md).
+CAPABILITIES = Capabilities(
+    chip="Speck",
+    nodes={"IF": "one CNN core (integrate-and-fire, no leak per step)",
+           "Conv2d": "the core's int8 kernel (square, dilation 1)",
+           "Affine": "a conv whose kernel covers the map; the bias per feature (leak per slow-clock tick)",
+           "Linear": "a conv whose kernel covers the map",
+           "SumPool2d": "destination pooling 1/2/4 (8/16/32 through a relay core)",
+           "AvgPool2d": "SumPool2d with the next weights scaled by 1/k^2", "Flatten": "an index no-op"},
+    unsupported={"LIF": "the chip has no leak per time step (Speck neurons are non-leaky integrate-and-fire: use IF; "
+                        "a negative bias leaks once per slow-clock tick)",
+                 "CubaLIF": "the chip has no synaptic state (weights go straight into the membrane; use IF)",
+                 "CubaLI": "the chip has no synaptic state and cannot read out a membrane",
+                 "LI": "the chip has no leak per time step and cannot read out a membrane (no non-spiking neurons)",
+                 "I": "the chip cannot read out a membrane (no non-spiking integrators; use IF)",
+                 "Threshold": "the chip has no stateless threshold units (use IF with reset zero)",
+                 "Delay": "the chip has no synaptic or axonal delays",
+                 "Scale": "a Scale not next to an Affine/Linear (canonicalize folds those): Speck has no element-wise "
+                          "gain stage",
+                 "Conv1d": "Speck cores convolve 2-D maps (use Conv2d on a [C, 1, L] or [C, L, 1] map)"},
+    rules={"reset_timing": ("immediate",), "initial_v": ("zero",)},
+    rule_words={("reset_timing", "immediate"): "in the spike's event", ("initial_v", "zero"): "v = 0 at the start"},
+    threshold=">=", resets=("subtract", "zero"), bias="membrane-per-tick",
+    per_neuron=("bias per feature",), per_layer=("threshold_high", "threshold_low", "reset"),
+    decay="none", delay_steps=0, recurrent=False,
+    formats={"weights": "int8", "threshold_high, threshold_low, v": "int16", "bias (leak)": "int16"},
+)

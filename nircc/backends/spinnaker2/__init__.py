@@ -26,7 +26,7 @@ from . import emit as _emit
 from .emulator import S2Emulator
 from .lower import OPTIONS
 from .program import S2Program
-from .spec import DEFAULT_VARIANT, VARIANTS
+from .spec import CAPABILITIES, DEFAULT_VARIANT, VARIANTS
 
 
 class SpiNNaker2Target(Target):
@@ -37,10 +37,7 @@ class SpiNNaker2Target(Target):
     default_variant = DEFAULT_VARIANT
     options = OPTIONS
     label = "SpiNNaker2"
-    semantics_rules = {"spike": ("single",), "reset_timing": ("immediate",), "v_min": ("none",),
-                       "initial_v": ("zero",)}
-    rule_words = {("spike", "single"): "one spike per step", ("reset_timing", "immediate"): "in the spike's step",
-                  ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
+    capabilities = CAPABILITIES
     description = "SpiNNaker2 (py-spinnaker2): float32 LIF populations on 152-PE ARM chips"
 
     emulator_class = S2Emulator

@@ -49,10 +49,11 @@ from ..toolkit.quantize import NumberFormat, QuantizationReport, Tensor, brief, 
 from ...semantics import Semantics, decay
 from .partition import partition
 from .program import Conv2DProjection, ListProjection, NirProvenance, Population, S2Program
-from .spec import S2Spec
+from ..capabilities import check_node_types
+from .spec import CAPABILITIES, S2Spec
 from ..io import IOMap, Port, state_key
 from ..options import Option, option_table, parse_options
-from ..toolkit.paths import MAP_TYPES, POPULATION_TYPES, size_of, warn_bias_lead
+from ..toolkit.paths import size_of, warn_bias_lead
 from .synapses import STAGE, Network, SynPath, extract
 
 F32 = np.float32
@@ -80,10 +81,6 @@ OPTIONS = option_table([
     Option("input_rate", 0.1, "expected input spikes per neuron and step (spike_list memory)", "number",
            lo=0, hi=1),
 ])
-_UNSUPPORTED = {
-    "Threshold": "a stateless threshold is not a py-spinnaker2 neuron model (use IF or LIF)",
-    "Conv1d": "py-spinnaker2 convolutions are 2-D Conv2DProjections (reshape to Conv2d)",
-}
 #: The relay neuron: fires in the step a spike arrives (v = 1 > 0.5), forgets at once.
 RELAY_PARAMS = {"threshold": 0.5, "alpha_decay": 0.0, "i_offset": 0.0, "v_reset": 0.0, "reset": "reset_to_v_reset"}
 
@@ -402,10 +399,7 @@ def lower(graph: Graph, spec: S2Spec, options) -> S2Program:
     g, sem, diags = graph, options.semantics, options.diagnostics
     errs = ErrorCollector()
     opts = read_options(options.target_options, spec, errs)
-    for n in g.nodes:
-        t = g.type(n)
-        if t not in POPULATION_TYPES + MAP_TYPES + ("Output",):
-            errs.add(f"SpiNNaker2 has no {t}: {_UNSUPPORTED.get(t, 'not supported')}", n, code="unsupported-node")
+    check_node_types(g, CAPABILITIES, errs)
     net = extract(g, sem.dt, errs, diags)
     errs.raise_if_any()
     lag = compute_lags(g, net, errs)

@@ -52,6 +52,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 from ...errors import NirccError
 from ..base import check_variant
+from ..capabilities import Capabilities
 
 Ki = 1024
 
@@ -307,3 +308,28 @@ VARIANTS: tuple[str, ...] = tuple(SPECS)
 def get_spec(variant: Optional[str] = None) -> S2Spec:
     """The spec of ``variant`` (default ``chip``); NirccError for an unknown name."""
     return SPECS[check_variant("spinnaker2", SPECS, DEFAULT_VARIANT, variant)]
+
+
+#: What SpiNNaker2's py-spinnaker2 neuron models can do (:mod:`nircc.backends.capabilities`;
+#: docs/targets/spinnaker2.md).
+CAPABILITIES = Capabilities(
+    chip="SpiNNaker2",
+    nodes={"LIF": "a lif / lif_no_delay population", "IF": "a lif population with alpha_decay 1",
+           "CubaLIF": "a lif_curr_exp population", "LI": "a lif population recording v (never fires)",
+           "I": "a lif population recording v, alpha_decay 1", "CubaLI": "a lif_curr_exp population recording v",
+           "Affine": "a list projection; the bias into i_offset", "Linear": "a list projection",
+           "Scale": "a one-to-one list projection", "Conv2d": "a Conv2DProjection",
+           "SumPool2d": "fused into a Conv2DProjection or a list projection",
+           "AvgPool2d": "fused into a Conv2DProjection or a list projection",
+           "Flatten": "an index no-op", "Delay": "the synapse delay field (0..7) or relay populations"},
+    unsupported={"Threshold": "a stateless threshold is not a py-spinnaker2 neuron model (use IF or LIF)",
+                 "Conv1d": "py-spinnaker2 convolutions are 2-D Conv2DProjections (reshape to Conv2d)"},
+    rules={"spike": ("single",), "reset_timing": ("immediate",), "v_min": ("none",), "initial_v": ("zero",)},
+    rule_words={("spike", "single"): "one spike per step", ("reset_timing", "immediate"): "in the spike's step",
+                ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"},
+    threshold=">", resets=("subtract", "to_v_reset"), bias="membrane",
+    per_neuron=("threshold", "alpha_decay", "i_offset", "v_reset", "exc_decay", "inh_decay"),
+    decay="float32", delay_steps=7, recurrent=True,
+    formats={"weights": "integers [-15, 15] (lif, lif_curr_exp) or [-127, 127] (*_no_delay)",
+             "v, currents, parameters": "float32"},
+)

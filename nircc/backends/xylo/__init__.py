@@ -23,7 +23,7 @@ from ..base import Target
 from .emulator import XyloEmulator
 from .lower import OPTIONS
 from .program import XyloProgram
-from .spec import DEFAULT_VARIANT, VARIANTS
+from .spec import CAPABILITIES, DEFAULT_VARIANT, VARIANTS
 
 
 class XyloTarget(Target):
@@ -34,13 +34,7 @@ class XyloTarget(Target):
     default_variant = DEFAULT_VARIANT
     options = OPTIONS
     label = "Xylo"
-    semantics_rules = {"threshold": (">=",), "spike": ("multi",), "reset": ("subtract",),
-                       "reset_timing": ("immediate",), "v_min": ("none",), "initial_v": ("zero",)}
-    rule_words = {("threshold", ">="): "v >= threshold",
-                  ("spike", "multi"): "up to 31 spikes per step (hidden), 1 (readout)",
-                  ("reset", "subtract"): "v -= threshold per spike",
-                  ("reset_timing", "immediate"): "in the spike's step",
-                  ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"}
+    capabilities = CAPABILITIES
     description = "SynSense Xylo: one recurrent block of up to 1000 integer LIF neurons, 16 inputs, 8-32 readouts"
 
     emulator_class = XyloEmulator

@@ -67,9 +67,10 @@ from ..toolkit.quantize import (DecayResult, brief, NumberFormat, QuantizationRe
 from ...semantics import Semantics, decay
 from ..io import IOMap, Port, state_key
 from ..options import Option, option_table, parse_options
-from ..toolkit.paths import F64, MAP_TYPES, PathWalker, Route, output_populations, size_of, warn_bias_lead
+from ..toolkit.paths import F64, PathWalker, Route, output_populations, size_of, warn_bias_lead
 from .program import XyloProgram
-from .spec import XyloSpec
+from ..capabilities import check_node_types
+from .spec import CAPABILITIES, XyloSpec
 
 STAGE = "xylo"
 HIDDEN_TYPES = ("CubaLIF", "LIF", "IF")
@@ -94,14 +95,6 @@ OPTIONS = option_table([
     Option("readout_headroom", 64, "largest weights a membrane read-out's V holds before int16 saturates", "int",
            lo=1, hi=V_RANGE),
 ])
-_UNSUPPORTED = {
-    "Conv1d": "Xylo has no convolutions (a dense recurrent block)",
-    "Conv2d": "Xylo has no convolutions (a dense recurrent block)",
-    "SumPool2d": "Xylo has no pooling",
-    "AvgPool2d": "Xylo has no pooling",
-    "Threshold": "a stateless threshold is not a Xylo neuron (use IF or LIF)",
-    "I": "an integrator without spikes is not a Xylo neuron (use IF, or LI as readout)",
-}
 
 
 class _Walker(PathWalker):
@@ -416,12 +409,7 @@ def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
     g, sem, diags = graph, options.semantics, options.diagnostics
     errs = ErrorCollector()
     opts = read_options(options.target_options, errs)
-    for n in g.nodes:
-        t = g.type(n)
-        if t in _UNSUPPORTED:
-            errs.add(f"{t}: {_UNSUPPORTED[t]}", n, "type", code="unsupported-node")
-        elif t not in ("Input", "Output") + NEURON_TYPES + MAP_TYPES:
-            errs.add(f"{t} has no Xylo mapping", n, "type", code="unsupported-node")
+    check_node_types(g, CAPABILITIES, errs)
     errs.raise_if_any()
     net = extract(g, spec, errs, diags, float(sem.dt))
     errs.raise_if_any()

@@ -53,6 +53,7 @@ from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
 from ..base import check_variant
+from ..capabilities import Capabilities
 
 RP = "rockpool 3.1.0 rockpool/devices/xylo"
 XS = "xylosim 0.1.3"
@@ -327,3 +328,33 @@ VARIANTS: tuple[str, ...] = tuple(SPECS)
 def get_spec(variant: Optional[str] = None) -> XyloSpec:
     """The spec of ``variant`` (default ``audio2``); NirccError for an unknown name."""
     return SPECS[check_variant("xylo", SPECS, DEFAULT_VARIANT, variant)]
+
+
+#: What Xylo's neurons can do (:mod:`nircc.backends.capabilities`; docs/targets/xylo.md).
+CAPABILITIES = Capabilities(
+    chip="Xylo",
+    nodes={"CubaLIF": "hidden or readout neurons (one synapse, I and V)",
+           "LIF": "hidden or readout neurons (dash_syn 0: the input enters V in its step)",
+           "IF": "hidden or readout neurons without a membrane leak (dash_mem 15)",
+           "CubaLI": "readout neurons read out as Vmem", "LI": "readout neurons read out as Vmem",
+           "Affine": "int8 weights (input, recurrent or readout matrix); the bias per neuron",
+           "Linear": "int8 weights", "Scale": "a diagonal weight matrix",
+           "Flatten": "an index no-op", "Delay": "only a zero delay (Xylo has no synaptic delays)"},
+    unsupported={"Conv1d": "a dense recurrent block has no convolutions",
+                 "Conv2d": "a dense recurrent block has no convolutions",
+                 "SumPool2d": "the chip has no pooling", "AvgPool2d": "the chip has no pooling",
+                 "Threshold": "a stateless threshold is not a Xylo neuron (use IF or LIF)",
+                 "I": "an integrator without spikes is not a Xylo neuron (use IF, or LI as readout)"},
+    rules={"threshold": (">=",), "spike": ("multi",), "reset": ("subtract",), "reset_timing": ("immediate",),
+           "v_min": ("none",), "initial_v": ("zero",)},
+    rule_words={("threshold", ">="): "v >= threshold",
+                ("spike", "multi"): "up to 31 spikes per step (hidden), 1 (readout)",
+                ("reset", "subtract"): "v -= threshold per spike", ("reset_timing", "immediate"): "in the spike's step",
+                ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"},
+    threshold=">=", resets=("subtract",), bias="membrane",
+    per_neuron=("threshold", "bias", "dash_syn", "dash_mem"), per_layer=("weight_shift",),
+    decay="bit-shift", delay_steps=0, recurrent=True,
+    formats={"weights": "int8 << weight_shift (0..15, one per matrix)", "threshold": "int16 (1..threshold_max)",
+             "bias": "int8 (int16 in the update)", "V, I": "int16 saturating",
+             "dash": "4-bit unsigned (x -= x >> dash)"},
+)
