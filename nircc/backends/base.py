@@ -89,11 +89,6 @@ class Target(ABC):
         the closest stand-in for the others (options not listed: every value)."""
         return dict(self.capabilities.rules) if self.capabilities else {}
 
-    @property
-    def rule_words(self) -> dict[tuple[str, str], str]:
-        """How the chip's rule reads, for the warning: (option, value) -> words."""
-        return dict(self.capabilities.rule_words) if self.capabilities else {}
-
     def realise_semantics(self, graph, sem) -> tuple[Any, Any]:
         """The semantics the chip runs for a model with semantics ``sem``, and a warning.
 
@@ -118,7 +113,7 @@ class Target(ABC):
             if not nodes or value in allowed:
                 continue
             changes[option] = allowed[0]
-            chip = self.rule_words.get((option, allowed[0]), f"{allowed[0]!r}")
+            chip = self.capabilities.words(option, allowed[0])
             words.append(f"{option} {value!r} -> {chip}")
         if not changes:
             return sem, diags

@@ -11,7 +11,8 @@ Fields (the words are for people; the tuples and numbers are what code reads):
   (the error names it; a type in neither table is refused with "no mapping").
 * ``rules``: semantics option -> the values the chip realises, the first the closest stand-in
   for the others (options not listed: every value is realised exactly, by the lowering);
-  ``rule_words``: how the chip's rule reads in the ``semantics-approximated`` warning.
+  ``rule_words``: how the chip's rule reads in the ``semantics-approximated`` warning where
+  it differs from :data:`RULE_WORDS`.
 * ``threshold``: the chip's native comparison (``">"`` or ``">="``; on integers the other
   one is exact through ``threshold +/- 1``); ``resets``: the native reset rules
   (``"subtract"``, ``"zero"``, ``"to_v_reset"``), applied in the spike's step.
@@ -34,6 +35,13 @@ from ..errors import ErrorCollector
 DECAYS = ("bit-shift", "fixed-point-12", "float32", "none")
 BIASES = ("membrane", "membrane-per-tick", "none")
 RESETS = ("subtract", "zero", "to_v_reset")
+#: how the common chip rules read (a chip's ``rule_words`` add to or override these)
+RULE_WORDS: dict[tuple[str, str], str] = {
+    ("threshold", ">="): "v >= threshold", ("threshold", ">"): "v > threshold",
+    ("spike", "single"): "one spike per step", ("reset_timing", "immediate"): "in the spike's step",
+    ("reset", "zero"): "v = 0 after a spike", ("reset", "subtract"): "v -= threshold per spike",
+    ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start",
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,10 @@ class Capabilities:
         both = set(self.nodes) & set(self.unsupported)
         if both:
             raise ValueError(f"{self.chip}: {sorted(both)} both supported and unsupported")
+
+    def words(self, option: str, value: str) -> str:
+        """How the chip's rule ``option = value`` reads."""
+        return self.rule_words.get((option, value)) or RULE_WORDS.get((option, value)) or repr(value)
 
     def takes(self, node_type: str) -> bool:
         """Whether a lowering for this chip maps ``node_type``."""

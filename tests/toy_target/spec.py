@@ -63,9 +63,6 @@ CAPABILITIES = Capabilities(
            "Linear": "the layer's int8 weights", "Affine": "the layer's int8 weights (zero bias only)"},
     rules={"reset": ("zero",), "spike": ("single",), "reset_timing": ("immediate",), "v_min": ("none",),
            "initial_v": ("zero",)},
-    rule_words={("reset", "zero"): "v = 0 after a spike", ("spike", "single"): "one spike per step",
-                ("reset_timing", "immediate"): "in the spike's step", ("v_min", "none"): "no floor on v",
-                ("initial_v", "zero"): "v = 0 at the start"},
     threshold=">", resets=("zero",), bias="none", per_layer=("threshold", "shift"), decay="bit-shift",
     formats={"weights": "int8", "v": "int16 saturating", "threshold": "int16 (0..32767)", "shift": "uint4"},
 )

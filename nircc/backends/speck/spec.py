@@ -335,7 +335,7 @@ CAPABILITIES = Capabilities(
                           "gain stage",
                  "Conv1d": "Speck cores convolve 2-D maps (use Conv2d on a [C, 1, L] or [C, L, 1] map)"},
     rules={"reset_timing": ("immediate",), "initial_v": ("zero",)},
-    rule_words={("reset_timing", "immediate"): "in the spike's event", ("initial_v", "zero"): "v = 0 at the start"},
+    rule_words={("reset_timing", "immediate"): "in the spike's event"},
     threshold=">=", resets=("subtract", "zero"), bias="membrane-per-tick",
     per_neuron=("bias per feature",), per_layer=("threshold_high", "threshold_low", "reset"),
     decay="none", delay_steps=0, recurrent=False,

@@ -325,8 +325,6 @@ CAPABILITIES = Capabilities(
     unsupported={"Threshold": "a stateless threshold is not a py-spinnaker2 neuron model (use IF or LIF)",
                  "Conv1d": "py-spinnaker2 convolutions are 2-D Conv2DProjections (reshape to Conv2d)"},
     rules={"spike": ("single",), "reset_timing": ("immediate",), "v_min": ("none",), "initial_v": ("zero",)},
-    rule_words={("spike", "single"): "one spike per step", ("reset_timing", "immediate"): "in the spike's step",
-                ("v_min", "none"): "no floor on v", ("initial_v", "zero"): "v = 0 at the start"},
     threshold=">", resets=("subtract", "to_v_reset"), bias="membrane",
     per_neuron=("threshold", "alpha_decay", "i_offset", "v_reset", "exc_decay", "inh_decay"),
     decay="float32", delay_steps=7, recurrent=True,
