@@ -43,7 +43,7 @@ import numpy as np
 import nircc
 from _bench import best_of
 from nircc.backends.speck.emulator import BinnedEmulator, EventEmulator
-from nircc.backends.speck.program import CnnLayer, Destination, Exit, InputLayer, SpeckProgram, conv_out_shape
+from nircc.backends.speck.program import CnnLayer, Destination, Exit, SpeckInput, SpeckProgram, conv_out_shape
 
 
 def nmnist_program(seed: int = 0) -> SpeckProgram:
@@ -62,7 +62,7 @@ def nmnist_program(seed: int = 0) -> SpeckProgram:
         conv("fc1", 3, (8, 4, 4), 256, 4, 1, 0, -1.0, 20, 300, [Destination(4)]),
         conv("fc2", 4, (256, 1, 1), 10, 1, 1, 0, 0.0, 20, 300, monitor=True),
     ]
-    return SpeckProgram(InputLayer((2, 34, 34), [0]), layers, [Exit("out", 4)])
+    return SpeckProgram(SpeckInput((2, 34, 34), [0]), layers, [Exit("out", 4)])
 
 
 def nmnist_events(rng: np.random.Generator, n_bins: int, n_samples: int) -> np.ndarray:

@@ -49,7 +49,7 @@ import pytest
 
 from nircc.backends.loihi.emulator import LoihiEmulator
 from nircc.backends.loihi.program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer,
-                                          LoihiProgram, Synapse, determine_sign_mode, effective_weights,
+                                          LoihiProgram, Synapse, determine_sign_mode, lava_weights,
                                           netx_recurrent_synapses, netx_synapse)
 from nircc.util import dumps
 
@@ -193,7 +193,7 @@ def _weights(rng: np.random.Generator, shape: tuple, mode: str, nwb: int) -> np.
     w = rng.integers(lo, hi + 1, size=shape)
     w[rng.random(shape) < 0.3] = 0
     for _ in range(3):
-        w = effective_weights(effective_weights(w, mode, nwb), determine_sign_mode(w), nwb)
+        w = lava_weights(lava_weights(w, mode, nwb), determine_sign_mode(w), nwb)
     return w
 
 

@@ -11,7 +11,7 @@ import pytest
 from nircc.backends.loihi.emulator import LoihiEmulator
 from nircc.backends.loihi.program import (FORMAT, ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer,
                                           LoihiProgram, Synapse, clip_weights, determine_sign_mode,
-                                          effective_weights, netx_optimize_weight_bits, netx_synapse,
+                                          lava_weights, netx_optimize_weight_bits, netx_synapse,
                                           truncate_weights)
 from nircc.errors import NirccError
 
@@ -196,7 +196,7 @@ def test_sign_mode_clip_and_truncate() -> None:
     assert truncate_weights(np.array([3, -3, 255]), "mixed", 8).tolist() == [2, -4, 254]        # floor of w / 2
     assert truncate_weights(np.array([3, 255, 7]), "excitatory", 6).tolist() == [0, 252, 4]
     assert truncate_weights(np.array([-3, -255, -7]), "inhibitory", 6).tolist() == [0, -252, -4]  # of |w|
-    assert effective_weights(np.array([-300, 301]), "mixed", 7).tolist() == [-256, 252]
+    assert lava_weights(np.array([-300, 301]), "mixed", 7).tolist() == [-256, 252]
     with pytest.raises(NirccError, match="negative"):
         truncate_weights(np.array([1]), "excitatory", 9)
 

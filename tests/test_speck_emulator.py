@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from nircc.backends.speck.emulator import (BinnedEmulator, EventEmulator, EventStream, dvs_events, emulator,
                                            events_from_raster)
-from nircc.backends.speck.program import CnnLayer, Destination, Exit, InputLayer, SpeckProgram, conv_out_shape
+from nircc.backends.speck.program import CnnLayer, Destination, Exit, SpeckInput, SpeckProgram, conv_out_shape
 from nircc.errors import NirccError
 from test_speck_program import layer, program
 
@@ -282,7 +282,7 @@ def test_input_errors():
 
 # ----------------------------------------------------------------------------- DVS layer
 def test_dvs_event_transform():
-    inp = InputLayer((2, 8, 8), [0], dvs=True, pooling=(2, 2), origin=(1, 0), cut=(3, 2), mirror_x=True,
+    inp = SpeckInput((2, 8, 8), [0], dvs=True, pooling=(2, 2), origin=(1, 0), cut=(3, 2), mirror_x=True,
                      on_channel=False)
     ev = np.array([[0, 0, 2, 1],     # OFF (0): pooled (1, 0) -> roi (0, 0) -> mirror x -> (0, 2)
                    [0, 1, 2, 1],     # ON: dropped (on_channel off)
@@ -290,7 +290,7 @@ def test_dvs_event_transform():
                    [1, 0, 7, 5],     # pooled (3, 2) -> roi (2, 2) -> (2, 0)
                    [1, 0, 4, 7]])    # pooled (2, 3): right of the cut, dropped
     assert dvs_events(inp, ev).tolist() == [[0, 0, 0, 2], [1, 0, 2, 0]]
-    inp = InputLayer((2, 8, 8), [0], dvs=True, merge=True, mirror_diagonal=True, mirror_y=True)
+    inp = SpeckInput((2, 8, 8), [0], dvs=True, merge=True, mirror_diagonal=True, mirror_y=True)
     # merge -> p 0; mirror y: y 1 -> 6; diagonal: (6, 5) -> (5, 6)
     assert dvs_events(inp, np.array([[0, 1, 1, 5]])).tolist() == [[0, 0, 5, 6]]
 
@@ -310,14 +310,14 @@ def _random_layer(rng, name, core, in_shape, dests=(), monitor=False) -> CnnLaye
                     monitor=monitor)
 
 
-def _random_dvs(rng) -> InputLayer:
+def _random_dvs(rng) -> SpeckInput:
     hs, ws = (int(x) for x in rng.integers(4, 13, size=2))
     pool = tuple(int(x) for x in rng.choice([1, 2], size=2))
     ph, pw = hs // pool[0], ws // pool[1]
     oy, ox = int(rng.integers(0, ph)), int(rng.integers(0, pw))
     cy, cx = int(rng.integers(oy, ph)), int(rng.integers(ox, pw))
     on = bool(rng.integers(0, 2))
-    return InputLayer((2, hs, ws), [0], dvs=True, pooling=pool, merge=bool(rng.integers(0, 2)), on_channel=on,
+    return SpeckInput((2, hs, ws), [0], dvs=True, pooling=pool, merge=bool(rng.integers(0, 2)), on_channel=on,
                       off_channel=not on or bool(rng.integers(0, 2)), origin=(oy, ox), cut=(cy, cx),
                       mirror_x=bool(rng.integers(0, 2)), mirror_y=bool(rng.integers(0, 2)),
                       mirror_diagonal=bool(rng.integers(0, 2)))
@@ -341,7 +341,7 @@ def _random_regime_program(rng) -> SpeckProgram:
         a.destinations = [Destination(1), Destination(2)]
         b.destinations = [Destination(3)]
         c.destinations = [Destination(3, feature_shift=fb)]
-        return SpeckProgram(InputLayer(shape, [0]), [a, b, c, d], [Exit("d", 3)])
+        return SpeckProgram(SpeckInput(shape, [0]), [a, b, c, d], [Exit("d", 3)])
     inp = _random_dvs(rng) if rng.integers(0, 2) else None
     shape = inp.output_shape() if inp else (int(rng.integers(1, 3)),) + tuple(int(x) for x in rng.integers(3, 9, size=2))
     layers = []
@@ -355,7 +355,7 @@ def _random_regime_program(rng) -> SpeckProgram:
             lay.destinations = [Destination([0, 3, 5][i + 1], pooling=pool)]
             shape = (lay.output_shape[0], ho // pool, wo // pool)
     exits = [Exit(lay.name, lay.core) for lay in layers if lay.monitor]
-    return SpeckProgram(inp or InputLayer(layers[0].input_shape, [0]), layers, exits)
+    return SpeckProgram(inp or SpeckInput(layers[0].input_shape, [0]), layers, exits)
 
 
 @settings(max_examples=60, deadline=None)

@@ -10,7 +10,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import pytest
 
-from nircc.backends.speck.program import (CnnLayer, Destination, Exit, InputLayer, SpeckProgram, conv_out_shape,
+from nircc.backends.speck.program import (CnnLayer, Destination, Exit, SpeckInput, SpeckProgram, conv_out_shape,
                                           neurons_from_samna, weights_from_samna)
 from nircc.backends.speck.spec import get_spec
 from nircc.errors import NirccError, NirccErrors
@@ -45,7 +45,7 @@ def program(layers: Sequence[CnnLayer], in_shape: Optional[Sequence[int]] = None
     shape = tuple(in_shape) if in_shape is not None else by_core[dests[0]].input_shape
     if exits is None:
         exits = [Exit(lay.name, lay.core) for lay in layers if lay.monitor]
-    return SpeckProgram(InputLayer(shape, list(dests), **input_kw), layers, list(exits))
+    return SpeckProgram(SpeckInput(shape, list(dests), **input_kw), layers, list(exits))
 
 
 def two_layer() -> SpeckProgram:
@@ -80,7 +80,7 @@ def test_canonical_dtypes():
 
 def test_roundtrip_lossless_through_json():
     p = two_layer()
-    p.input = InputLayer((2, 36, 36), [0], dvs=True, pooling=(4, 4), merge=False, on_channel=True,
+    p.input = SpeckInput((2, 36, 36), [0], dvs=True, pooling=(4, 4), merge=False, on_channel=True,
                          off_channel=True, origin=(0, 0), cut=(8, 8), mirror_x=True, monitor=True)
     p.meta = {"source": "test"}
     d = p.to_dict()
@@ -114,11 +114,11 @@ def test_topological_order_and_memory():
 
 
 def test_dvs_output_shape():
-    inp = InputLayer((2, 128, 128), [0], dvs=True, pooling=(2, 4), merge=True, origin=(1, 2), cut=(10, 20),
+    inp = SpeckInput((2, 128, 128), [0], dvs=True, pooling=(2, 4), merge=True, origin=(1, 2), cut=(10, 20),
                      mirror_diagonal=True)
     assert inp.pooled_shape() == (64, 32)
     assert inp.output_shape() == (1, 19, 10)
-    assert InputLayer((2, 34, 34), [0], dvs=True).output_shape() == (2, 34, 34)
+    assert SpeckInput((2, 34, 34), [0], dvs=True).output_shape() == (2, 34, 34)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -255,17 +255,17 @@ def test_dvs_limits(kw, fld, fragment):
     p = two_layer()
     args = dict(shape=(2, 9, 9), destinations=[0], dvs=True)
     args.update(kw)
-    p.input = InputLayer(**args)
+    p.input = SpeckInput(**args)
     errs = _errors(p)
     assert any(e.node == "input" and e.field == fld and fragment in e.message for e in errs), errs
 
 
 def test_dvs_program_valid():
     p = two_layer()
-    p.input = InputLayer((2, 36, 36), [0], dvs=True, pooling=(4, 4), cut=(8, 8))
+    p.input = SpeckInput((2, 36, 36), [0], dvs=True, pooling=(4, 4), cut=(8, 8))
     p.validate()
     # merged events carry feature 0 only: fewer features than core 0 takes is fine
-    p.input = InputLayer((1, 18, 18), [0], dvs=True, pooling=(2, 2), merge=True)
+    p.input = SpeckInput((1, 18, 18), [0], dvs=True, pooling=(2, 2), merge=True)
     p.validate()
     assert p.input.output_shape() == (1, 9, 9)
 

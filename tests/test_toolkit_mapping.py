@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nircc.errors import NirccError
-from nircc.backends.toolkit.mapping import Core, MappingError, Population, format_amount, linear_cost, map_resources
+from nircc.backends.toolkit.mapping import Core, MappingError, MapItem, format_amount, linear_cost, map_resources
 
 KI = 1024
 SPECK_K = [16, 16, 16, 32, 32, 64, 64, 16, 16]
@@ -28,9 +28,9 @@ def clog2(x: int) -> int:
     return math.ceil(math.log2(x)) if x > 1 else 0
 
 
-def speck_layer(name: str, c: int, f: int, k: int, h_out: int, w_out: int, bias: bool = False) -> Population:
+def speck_layer(name: str, c: int, f: int, k: int, h_out: int, w_out: int, bias: bool = False) -> MapItem:
     """targets/speck.md 1.1: K_MT = c 2^(ceil log2(k k) + ceil log2 f), N_MT = f 2^(ceil log2 H + ceil log2 W)."""
-    return Population(name, {"kernel_words": c * 2 ** (clog2(k * k) + clog2(f)),
+    return MapItem(name, {"kernel_words": c * 2 ** (clog2(k * k) + clog2(f)),
                              "neuron_words": f * 2 ** (clog2(h_out) + clog2(w_out)), "bias": f if bias else 0})
 
 
@@ -65,7 +65,7 @@ def test_memory_forces_a_big_layer_onto_cores_5_6():
 
 
 def test_hall_violation_names_the_layers_and_cores():
-    layers = [Population(f"L{i}", {"kernel_words": 64 * KI}) for i in range(3)]
+    layers = [MapItem(f"L{i}", {"kernel_words": 64 * KI}) for i in range(3)]
     with pytest.raises(NirccError) as e:
         map_resources(layers, speck_cores(), exclusive=True, noun="layer")
     assert str(e.value) == ("node 'L2', field 'cores': layers 'L0', 'L1', 'L2' fit only cores 5, 6 (3 layers, "
@@ -74,7 +74,7 @@ def test_hall_violation_names_the_layers_and_cores():
 
 def test_more_layers_than_cores():
     with pytest.raises(NirccError, match="the layers need 10 cores, one per layer or slice .*the target has 9"):
-        map_resources([Population(str(i), {}) for i in range(10)], speck_cores(), exclusive=True, noun="layer")
+        map_resources([MapItem(str(i), {}) for i in range(10)], speck_cores(), exclusive=True, noun="layer")
 
 
 def brute_force_exclusive(demands: list[dict], cores: list[Core]):
@@ -92,7 +92,7 @@ def brute_force_exclusive(demands: list[dict], cores: list[Core]):
                 min_size=1, max_size=5))
 def test_exclusive_matches_brute_force(sizes):
     demands = [{"kernel_words": k * KI, "neuron_words": n * KI} for k, n in sizes]
-    pops = [Population(f"L{i}", d) for i, d in enumerate(demands)]
+    pops = [MapItem(f"L{i}", d) for i, d in enumerate(demands)]
     cores = speck_cores()
     expect = brute_force_exclusive(demands, cores)
     if expect is None:
@@ -122,7 +122,7 @@ def brute_force_min_cores(demands: list[dict], cores: list[Core]):
        st.lists(st.tuples(st.integers(5, 12), st.integers(5, 12)), min_size=1, max_size=4))
 def test_shared_minimum_matches_brute_force(items, caps):
     demands = [{"neurons": a, "synapses": b} for a, b in items]
-    pops = [Population(f"p{i}", d) for i, d in enumerate(demands)]
+    pops = [MapItem(f"p{i}", d) for i, d in enumerate(demands)]
     cores = [Core(f"c{j}", {"neurons": a, "synapses": b}) for j, (a, b) in enumerate(caps)]
     best = brute_force_min_cores(demands, cores)
     if best is None:
@@ -139,7 +139,7 @@ def test_shared_minimum_matches_brute_force(items, caps):
 
 def test_refinement_beats_first_fit_decreasing():
     # sizes 4,4,3,3,3,3 into cores of 10: FFD uses 3 ({4,4},{3,3,3},{3}); optimum 2 ({4,3,3} twice)
-    pops = [Population(f"p{i}", {"n": s}) for i, s in enumerate([4, 4, 3, 3, 3, 3])]
+    pops = [MapItem(f"p{i}", {"n": s}) for i, s in enumerate([4, 4, 3, 3, 3, 3])]
     cores = [Core(f"c{j}", {"n": 10}) for j in range(4)]
     m = map_resources(pops, cores)
     assert m.cores_used == 2 and m.lower_bound == 2 and m.optimal
@@ -149,7 +149,7 @@ def test_refinement_beats_first_fit_decreasing():
 
 
 def test_exact_search_within_a_budget():
-    pops = [Population(f"p{i}", {"n": s}) for i, s in enumerate([4, 4, 3, 3, 3, 3])]
+    pops = [MapItem(f"p{i}", {"n": s}) for i, s in enumerate([4, 4, 3, 3, 3, 3])]
     m = map_resources(pops, [Core(f"c{j}", {"n": 10}) for j in range(4)], budget=1)
     assert m.cores_used == 3 and not m.optimal
     assert m.method == "first-fit-decreasing + exact search (budget exhausted)"
@@ -157,7 +157,7 @@ def test_exact_search_within_a_budget():
 
 def test_exact_search_finds_what_first_fit_misses_on_heterogeneous_cores():
     # first fit puts the small-neuron, big-synapse slice on the only core the other one fits
-    pops = [Population("p0", {"neurons": 1, "syn": 6}), Population("p1", {"neurons": 6, "syn": 0})]
+    pops = [MapItem("p0", {"neurons": 1, "syn": 6}), MapItem("p1", {"neurons": 6, "syn": 0})]
     cores = [Core("c0", {"neurons": 5, "syn": 5}), Core("c1", {"neurons": 6, "syn": 6}),
              Core("c2", {"neurons": 5, "syn": 6})]
     m = map_resources(pops, cores)
@@ -167,8 +167,8 @@ def test_exact_search_finds_what_first_fit_misses_on_heterogeneous_cores():
 def test_large_heterogeneous_exclusive_uses_hopcroft_karp():
     # 30 slices, 30 cores alternating big/small: first fit hands big cores to small slices
     cores = [Core(f"c{j}", {"mem": 10 if j % 2 == 0 else 1}) for j in range(30)]
-    pops = [Population(f"s{i}", {"mem": 1}) for i in range(15)] + \
-           [Population(f"b{i}", {"mem": 10}) for i in range(15)]
+    pops = [MapItem(f"s{i}", {"mem": 1}) for i in range(15)] + \
+           [MapItem(f"b{i}", {"mem": 10}) for i in range(15)]
     m = map_resources(pops, cores, exclusive=True)
     assert m.method == "matching (Hopcroft-Karp)" and m.cores_used == 30
     assert all(int(m.core_of(f"b{i}")[1:]) % 2 == 0 for i in range(15))
@@ -177,15 +177,15 @@ def test_large_heterogeneous_exclusive_uses_hopcroft_karp():
 def test_core_emptying_frees_a_core():
     # FFD order by size: 6, 5, 5, 4 -> c0 {6, 4}? no: 6+5 > 10 -> c0 {6}, c1 {5, 5}, c0 {6, 4}: 2 cores;
     # a leftover small item lands on a third core that emptying moves back
-    pops = [Population("a", {"n": 6}), Population("b", {"n": 5}), Population("c", {"n": 5}),
-            Population("d", {"n": 3}), Population("e", {"n": 1})]
+    pops = [MapItem("a", {"n": 6}), MapItem("b", {"n": 5}), MapItem("c", {"n": 5}),
+            MapItem("d", {"n": 3}), MapItem("e", {"n": 1})]
     cores = [Core(f"c{j}", {"n": 10}) for j in range(5)]
     m = map_resources(pops, cores, exact_limit=0)
     assert m.cores_used == 2 and m.optimal  # reaches the lower bound ceil(20 / 10)
 
 
 def test_utilization_and_report():
-    pops = [Population("a", {"n": 3, "s": 100}), Population("b", {"n": 5})]
+    pops = [MapItem("a", {"n": 3, "s": 100}), MapItem("b", {"n": 5})]
     m = map_resources(pops, [Core("x", {"n": 10, "s": 400}), Core("y", {"n": 10, "s": 400})])
     assert m.utilization() == {"x": {"n": 0.8, "s": 0.25}}
     assert m.used_cores == ["x"] and m.to_dict()["cores_available"] == 2
@@ -195,7 +195,7 @@ def test_utilization_and_report():
 # ----------------------------------------------------------------------------- splitting
 def test_split_into_balanced_slices():
     # a slice of k neurons: 1000 + 100 k synapse words (<= 64Ki) and k neurons (<= 1024): k_max = 645
-    pop = Population("h", linear_cost({"syn": 1000}, {"neurons": 1, "syn": 100}), size=3000, splittable=True)
+    pop = MapItem("h", linear_cost({"syn": 1000}, {"neurons": 1, "syn": 100}), size=3000, splittable=True)
     cores = [Core(f"c{i}", {"neurons": 1024, "syn": 64 * KI}, group=f"chip{i // 4}") for i in range(8)]
     m = map_resources([pop], cores)
     assert [(p.start, p.stop) for p in m.placements] == [(0, 600), (600, 1200), (1200, 1800), (1800, 2400),
@@ -205,7 +205,7 @@ def test_split_into_balanced_slices():
 
 
 def test_split_slice_of_one_that_fits_nowhere():
-    pop = Population("h", linear_cost({"syn": 70 * KI}, {"neurons": 1}), size=10, splittable=True)
+    pop = MapItem("h", linear_cost({"syn": 70 * KI}, {"neurons": 1}), size=10, splittable=True)
     with pytest.raises(NirccError, match=r"node 'h', field 'syn': population 'h' \(a slice of 1 neuron\) needs "
                                          r"syn 70Ki; cores offer syn 64Ki, 64Ki"):
         map_resources([pop], [Core("a", {"syn": 64 * KI, "neurons": 10}), Core("b", {"syn": 64 * KI, "neurons": 10})])
@@ -215,8 +215,8 @@ def test_spinnaker2_like_exclusive_pes_over_two_chips():
     # one population slice per PE; neuron state 48 B/neuron and 2 B per incoming synapse row entry in 96 KiB
     dtcm = 96 * KI
     cores = [Core(f"pe{c}.{i}", {"dtcm": dtcm}, group=f"chip{c}") for c in range(2) for i in range(152)]
-    pops = [Population("hidden", linear_cost({"dtcm": 4 * KI}, {"dtcm": 48 + 2 * 256}), size=30000, splittable=True),
-            Population("out", linear_cost({"dtcm": 4 * KI}, {"dtcm": 48 + 2 * 30000}), size=100, splittable=True)]
+    pops = [MapItem("hidden", linear_cost({"dtcm": 4 * KI}, {"dtcm": 48 + 2 * 256}), size=30000, splittable=True),
+            MapItem("out", linear_cost({"dtcm": 4 * KI}, {"dtcm": 48 + 2 * 30000}), size=100, splittable=True)]
     m = map_resources(pops, cores, exclusive=True)
     k_hidden = (dtcm - 4 * KI) // (48 + 512)      # 168 neurons per PE
     k_out = (dtcm - 4 * KI) // (48 + 60000)       # 1 neuron per PE
@@ -231,7 +231,7 @@ def test_loihi_like_shared_cores_large_net():
     rng = np.random.default_rng(3)
     cores = [Core(f"n{c}.{i}", {"neurons": 8192, "syn_bits": 1 << 20}, group=f"chip{c}") for c in range(2)
              for i in range(128)]
-    pops = [Population(f"p{i}", linear_cost({"syn_bits": 4096}, {"neurons": 1, "syn_bits": int(fan) * 8}),
+    pops = [MapItem(f"p{i}", linear_cost({"syn_bits": 4096}, {"neurons": 1, "syn_bits": int(fan) * 8}),
                        size=int(n), splittable=True)
             for i, (n, fan) in enumerate(zip(rng.integers(50, 5000, 40), rng.integers(10, 200, 40)))]
     m1 = map_resources(pops, cores)
@@ -255,21 +255,21 @@ def test_loihi_like_shared_cores_large_net():
 
 def test_many_unsplittable_populations_use_first_fit_decreasing():
     sizes = [7, 6, 5, 5, 4, 4, 3, 3, 3, 2, 2, 2, 1, 1, 1, 1]  # 50 in cores of 10: lower bound 5
-    pops = [Population(f"p{i}", {"n": s}) for i, s in enumerate(sizes)]
+    pops = [MapItem(f"p{i}", {"n": s}) for i, s in enumerate(sizes)]
     m = map_resources(pops, [Core(f"c{j}", {"n": 10}) for j in range(8)])
     assert m.method == "first-fit-decreasing + core emptying"
     assert m.cores_used == m.lower_bound == 5 and m.optimal
 
 
 def test_shared_out_of_cores():
-    pops = [Population(f"p{i}", {"n": 6}) for i in range(5)]
+    pops = [MapItem(f"p{i}", {"n": 6}) for i in range(5)]
     with pytest.raises(NirccError, match=r"node 'p\d', field 'cores': the populations need at least 3 cores \(lower "
                                          r"bound\); the target has 2 and an exact search found no assignment"):
         map_resources(pops, [Core("a", {"n": 10}), Core("b", {"n": 10})])
     with pytest.raises(NirccError, match=r"the target has 2 and first-fit-decreasing ran out of cores at 'p\d' \(2 of "
                                          r"5 slices placed\)"):
         map_resources(pops, [Core("a", {"n": 10}), Core("b", {"n": 10})], exact_limit=0)
-    many = [Population(f"q{i}", {"n": 6}) for i in range(20)]
+    many = [MapItem(f"q{i}", {"n": 6}) for i in range(20)]
     with pytest.raises(NirccError, match=r"ran out of cores at 'q\d+' \(10 of 20 slices placed\), as did filling "
                                          r"cores in order"):
         map_resources(many, [Core(f"c{j}", {"n": 10}) for j in range(10)])
@@ -278,7 +278,7 @@ def test_shared_out_of_cores():
 def test_shared_lower_bound_beyond_the_target_is_not_capped():
     """The bound used to stop at the target's cores + 1 ("at least 2" for 48 units on one core
     of 10): beyond the target it counts further cores of the largest capacity."""
-    pops = [Population(f"p{i}", {"n": 6}) for i in range(8)]      # 48 units
+    pops = [MapItem(f"p{i}", {"n": 6}) for i in range(8)]      # 48 units
     with pytest.raises(MappingError) as e:
         map_resources(pops, [Core("a", {"n": 10})])
     assert str(e.value) == ("node 'p1', field 'cores': the populations need at least 5 cores (lower bound); the "
@@ -287,7 +287,7 @@ def test_shared_lower_bound_beyond_the_target_is_not_capped():
     with pytest.raises(MappingError) as e:                         # 10 + 4 + 4 x 10 >= 48
         map_resources(pops, [Core("a", {"n": 10}), Core("b", {"n": 4})])
     assert e.value.lower_bound == 6 and "need at least 6 cores (lower bound); the target has 2 " in e.value.message
-    many = [Population(f"q{i}", {"n": 6}) for i in range(20)]      # 120 units, the large-instance path
+    many = [MapItem(f"q{i}", {"n": 6}) for i in range(20)]      # 120 units, the large-instance path
     with pytest.raises(MappingError) as e:
         map_resources(many, [Core("a", {"n": 10})])
     assert str(e.value) == ("node 'q1', field 'cores': the populations need at least 12 cores (lower bound); the "
@@ -296,7 +296,7 @@ def test_shared_lower_bound_beyond_the_target_is_not_capped():
 
 
 def test_exclusive_out_of_cores_is_a_mapping_error_with_the_exact_count():
-    pops = [Population(f"p{i}", {"n": 1}) for i in range(5)]
+    pops = [MapItem(f"p{i}", {"n": 1}) for i in range(5)]
     with pytest.raises(MappingError) as e:
         map_resources(pops, [Core("a", {"n": 1}), Core("b", {"n": 1})], exclusive=True)
     assert str(e.value) == ("node 'p0', field 'cores': the populations need 5 cores, one per population or slice "
@@ -315,7 +315,7 @@ def test_core_dependent_demand():
     def cost(k, core):
         return {"mem": k * (2 if core.kind == "small" else 1)}
 
-    pops = [Population("a", cost, size=6, splittable=False), Population("b", cost, size=3)]
+    pops = [MapItem("a", cost, size=6, splittable=False), MapItem("b", cost, size=3)]
     cores = [Core("s", {"mem": 8}, kind="small"), Core("b", {"mem": 6}, kind="big")]
     m = map_resources(pops, cores, exclusive=True)
     assert m.assignment() == {"a": [("b", 0, 6)], "b": [("s", 0, 3)]}
@@ -324,8 +324,8 @@ def test_core_dependent_demand():
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="unique"):
-        map_resources([Population("a", {}), Population("a", {})], [Core("c", {})])
+        map_resources([MapItem("a", {}), MapItem("a", {})], [Core("c", {})])
     with pytest.raises(ValueError, match="no cores"):
-        map_resources([Population("a", {})], [])
+        map_resources([MapItem("a", {})], [])
     with pytest.raises(ValueError, match="finite"):
-        map_resources([Population("a", {"n": -1})], [Core("c", {"n": 1})])
+        map_resources([MapItem("a", {"n": -1})], [Core("c", {"n": 1})])

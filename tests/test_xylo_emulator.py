@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from nircc.backends.xylo.emulator import STATE_NAMES, XyloEmulator
-from nircc.backends.xylo.program import XyloProgram, effective_weights
+from nircc.backends.xylo.program import XyloProgram, shifted_weights
 from nircc.backends.xylo.spec import get_spec
 from nircc.errors import NirccError
 
@@ -149,7 +149,7 @@ def test_families_match_xylosim(family: str) -> None:
         assert np.any(ref["Spikes"] == 31)
     if family == "shift_wrap":
         w, s = program.weights_in.astype(np.int64), program.weight_shift_in
-        assert np.any(effective_weights(w, s) != w << s), "no weight wrapped"
+        assert np.any(shifted_weights(w, s) != w << s), "no weight wrapped"
 
 
 @pytest.mark.parametrize("variant,kw", [

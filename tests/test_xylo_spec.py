@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from nircc.backends.xylo.program import ARRAY_FIELDS, XyloProgram, effective_weights
+from nircc.backends.xylo.program import ARRAY_FIELDS, XyloProgram, shifted_weights
 from nircc.backends.xylo.spec import DEFAULT_VARIANT, SPECS, VARIANTS, get_spec
 from nircc.errors import NirccError
 
@@ -202,8 +202,8 @@ def test_from_dict_rejects_other_documents() -> None:
 
 def test_effective_weights_wrap_like_int16() -> None:
     w = np.array([127, -128, 1, -1, 64])
-    assert effective_weights(w, 0).tolist() == [127, -128, 1, -1, 64]
-    assert effective_weights(w, 8).tolist() == [32512, -32768, 256, -256, 16384]
-    assert effective_weights(w, 9).tolist() == [-512, 0, 512, -512, -32768]
-    assert effective_weights(w, 15).tolist() == [-32768, 0, -32768, -32768, 0]
-    assert effective_weights(w, 9).dtype == np.int16
+    assert shifted_weights(w, 0).tolist() == [127, -128, 1, -1, 64]
+    assert shifted_weights(w, 8).tolist() == [32512, -32768, 256, -256, 16384]
+    assert shifted_weights(w, 9).tolist() == [-512, 0, 512, -512, -32768]
+    assert shifted_weights(w, 15).tolist() == [-32768, 0, -32768, -32768, 0]
+    assert shifted_weights(w, 9).dtype == np.int16

@@ -481,7 +481,7 @@ def _recurrent(g: Graph, v: str, routes: list[Route], paths: _Paths, bias: np.nd
 
 # ---------------------------------------------------------------------- neurons
 @dataclass
-class NeuronPlan:
+class LoihiNeuronPlan:
     """The neuron parameters of a layer in NIR units (module docstring table)."""
 
     type: str
@@ -494,7 +494,7 @@ class NeuronPlan:
 
 
 def neuron_plan(g: Graph, node: str, beta: np.ndarray, sem: Semantics, rounding: str, fm: Formats,
-                errs: ErrorCollector, diags: Diagnostics) -> Optional[NeuronPlan]:
+                errs: ErrorCollector, diags: Diagnostics) -> Optional[LoihiNeuronPlan]:
     """Neuron parameters of ``node`` (module docstring), None after an error."""
     t, op = g.type(node), g.op(node)
     dt = float(sem.dt)
@@ -577,7 +577,7 @@ def neuron_plan(g: Graph, node: str, beta: np.ndarray, sem: Semantics, rounding:
         if sem.threshold == ">=":
             diags.warn("threshold-ge", "v >= threshold realised as Lava's v > vth << 6: they differ when v equals the "
                        "quantized threshold exactly", node=node, field="v_threshold", stage=STAGE)
-    return NeuronPlan(t, k_in, bias_v, thr, int(du), int(dv), decays)
+    return LoihiNeuronPlan(t, k_in, bias_v, thr, int(du), int(dv), decays)
 
 
 # ---------------------------------------------------------------------- quantization
@@ -642,7 +642,7 @@ def _netx_dense(q: np.ndarray, n_in: int, delays: Optional[np.ndarray], rec: boo
     raise AssertionError(f"netx weight repair of {node!r} did not converge")
 
 
-def quantize_layer(plan: LayerPlan, npl: NeuronPlan, opts: dict, fm: Formats, qreport: QuantizationReport,
+def quantize_layer(plan: LayerPlan, npl: LoihiNeuronPlan, opts: dict, fm: Formats, qreport: QuantizationReport,
                    errs: ErrorCollector, diags: Diagnostics) -> Optional[QuantizedLayer]:
     """Weights, bias and threshold of one layer in one scale group (module docstring)."""
     node, syn = plan.node, plan.syn

@@ -36,7 +36,7 @@ from typing import Optional
 import numpy as np
 
 from ...errors import ErrorCollector, NirccError
-from ..toolkit.mapping import Core, MappingError, Population, map_resources
+from ..toolkit.mapping import Core, MappingError, MapItem, map_resources
 from .program import ConvLayer, LoihiProgram
 from . import spec as spec_table
 from .spec import LoihiSpec
@@ -139,7 +139,7 @@ def partition(program: LoihiProgram, spec: LoihiSpec) -> dict:
                      f"neurocore holds {cap['synapse_words']} (SynapseMemoryModel): its fan-in does not fit a core",
                      lay.name, "synapse_words", code="capacity")
     errs.raise_if_any()
-    pops = [Population(lay.name, cost(stats[lay.name]), size=lay.size, splittable=True)
+    pops = [MapItem(lay.name, cost(stats[lay.name]), size=lay.size, splittable=True)
             for lay in program.neuron_layers()]
     try:
         mapping = map_resources(pops, cores, exclusive=False, noun="layer")

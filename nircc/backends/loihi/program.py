@@ -129,7 +129,7 @@ def truncate_weights(weights: np.ndarray, sign_mode: str, num_weight_bits: int,
     return ((w >> k) << k).astype(np.int32)
 
 
-def effective_weights(weights: np.ndarray, sign_mode: str, num_weight_bits: int,
+def lava_weights(weights: np.ndarray, sign_mode: str, num_weight_bits: int,
                       formats: Formats = _FORMATS) -> np.ndarray:
     """What Lava's bit-accurate ``Dense`` computes with: truncate(clip(weights)), int32."""
     return truncate_weights(clip_weights(weights, sign_mode, formats), sign_mode, num_weight_bits, formats)
@@ -184,7 +184,7 @@ def netx_synapse(weights: np.ndarray, delays: Optional[np.ndarray] = None,
     if not 1 <= nwb <= formats.weight_bits:
         raise NirccError(f"netx chooses num_weight_bits {nwb} for these {mode} weights (valid 1..{formats.weight_bits}): "
                          f"Lava's truncation would zero or distort them", field="weight")
-    return Synapse(weights=effective_weights(w_netx, mode, nwb, formats), weight_exp=exp, num_weight_bits=nwb,
+    return Synapse(weights=lava_weights(w_netx, mode, nwb, formats), weight_exp=exp, num_weight_bits=nwb,
                    sign_mode=mode, delays=delays)
 
 
@@ -197,7 +197,7 @@ def netx_recurrent_synapses(weights: np.ndarray, weights_rec: np.ndarray,
     both = netx_synapse(np.hstack([w, w_rec]), formats=formats)
     w_netx = netx_optimize_weight_bits(np.hstack([w, w_rec]))[0]
     parts = w_netx[:, :w.shape[1]], w_netx[:, w.shape[1]:]
-    return tuple(Synapse(weights=effective_weights(part, determine_sign_mode(part), both.num_weight_bits, formats),
+    return tuple(Synapse(weights=lava_weights(part, determine_sign_mode(part), both.num_weight_bits, formats),
                          weight_exp=both.weight_exp, num_weight_bits=both.num_weight_bits,
                          sign_mode=determine_sign_mode(part)) for part in parts)
 
@@ -619,7 +619,7 @@ def _validate_weights(w: Any, sign_mode: Any, nwb: Any, fm: Formats, node: str, 
         return
     for mode, why in ((sign_mode, f"num_weight_bits {nwb} in {sign_mode} mode"),
                       (determine_sign_mode(arr), "the sign mode Lava picks when none is passed")):
-        eff = effective_weights(arr, mode, nwb, fm)
+        eff = lava_weights(arr, mode, nwb, fm)
         changed = eff != arr
         if changed.any():
             idx = _first_bad(changed)

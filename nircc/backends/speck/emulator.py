@@ -86,7 +86,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ...errors import NirccError
 from ..base import Emulator, EmulatorResult
-from .program import CnnLayer, InputLayer, SpeckProgram
+from .program import CnnLayer, SpeckInput, SpeckProgram
 from .spec import SpeckSpec, get_spec
 
 MODES = ("event", "binned")
@@ -159,7 +159,7 @@ def raster_from_events(stream: EventStream, shape: tuple[int, int, int]) -> np.n
     return out
 
 
-def dvs_events(inp: InputLayer, ev: np.ndarray) -> np.ndarray:
+def dvs_events(inp: SpeckInput, ev: np.ndarray) -> np.ndarray:
     """The DVS layer's transform of events ``[N, 4]`` ``(t, p, y, x)`` (order kept,
     dropped events removed); identity when ``inp.dvs`` is False."""
     if not inp.dvs:
@@ -189,7 +189,7 @@ def dvs_events(inp: InputLayer, ev: np.ndarray) -> np.ndarray:
     return np.stack([t, p, y, x], axis=1)[keep]
 
 
-def dvs_raster(inp: InputLayer, raster: np.ndarray) -> np.ndarray:
+def dvs_raster(inp: SpeckInput, raster: np.ndarray) -> np.ndarray:
     """The DVS layer's transform of a count raster ``[T, B, C, H, W]``."""
     if not inp.dvs:
         return raster

@@ -124,11 +124,11 @@ import numpy as np
 from ...errors import Diagnostics, ErrorCollector, NirccError, NirccErrors
 from ...ir import Graph
 from ...ir.shapes import conv_geometry, conv_padding, pool_geometry
-from ..toolkit.mapping import Core, Population, format_amount, map_resources
+from ..toolkit.mapping import Core, MapItem, format_amount, map_resources
 from ..toolkit.quantize import NumberFormat, QuantizationReport, Tensor, brief, quantize_group
 from ..io import IOMap, Port
 from ..options import Option, option_table, parse_options
-from .program import CnnLayer, Destination, Exit, InputLayer, SpeckProgram
+from .program import CnnLayer, Destination, Exit, SpeckInput, SpeckProgram
 from ..capabilities import check_node_types
 from .spec import CAPABILITIES, SpeckSpec, layer_memory
 
@@ -814,9 +814,9 @@ class _Lowering:
                     cap = spec.capacity(c)
                     self.errs.add(f"pinned to core {c}, but needs {_mem(mem)}; core {c} offers {_mem(cap)}",
                                   lay.name, "layer2core")
-                pops.append(Population(lay.name, _pinned(mem, str(c))))
+                pops.append(MapItem(lay.name, _pinned(mem, str(c))))
             else:
-                pops.append(Population(lay.name, mem))
+                pops.append(MapItem(lay.name, mem))
         self.errs.raise_if_any()
         try:
             mapping = map_resources(pops, cores, exclusive=True, noun="layer")
@@ -853,7 +853,7 @@ class _Lowering:
                                 monitor=lay.name in monitored))
         in_shape = _map3(g.out_shape(self.input))
         in_dests = [cores[lk.target] for lk in by_src.get(self.input, [])]
-        inp = InputLayer(in_shape, in_dests, dvs=self.dvs, pooling=(input_pool, input_pool) if self.dvs else (1, 1))
+        inp = SpeckInput(in_shape, in_dests, dvs=self.dvs, pooling=(input_pool, input_pool) if self.dvs else (1, 1))
         ex = [Exit(o, cores[src], pool) for o, src, pool, _ in exits]
         # the input events reshaped to the input layer's [C, H, W]; each Output is an exit of
         # its name (the monitored spikes of one layer); the event model has no per-layer delay

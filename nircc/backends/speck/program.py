@@ -3,7 +3,7 @@
 A :class:`SpeckProgram` is what the lowering produces, what the emitter writes as a samna
 configuration and what both emulators run.  It holds
 
-* an :class:`InputLayer`: where input events enter.  Either straight into up to two cores
+* an :class:`SpeckInput`: where input events enter.  Either straight into up to two cores
   (``dvs=False``: the host writes ``Spike`` events with ``layer`` = core), or through the
   chip's DVS pre-processing layer (``dvs=True``), which applies, in this order (sinabs
   ``DVSLayer.forward``; datasheet §3.2.3): polarity selection / merge, sum pooling, region
@@ -104,7 +104,7 @@ class Destination:
 
 
 @dataclass(eq=False)
-class InputLayer:
+class SpeckInput:
     """Where input events enter the chip.
 
     ``shape`` is ``(C, H, W)`` of the events given to the emulator (for ``dvs=True`` the
@@ -173,7 +173,7 @@ class InputLayer:
                 "monitor": bool(self.monitor)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "InputLayer":
+    def from_dict(cls, d: dict) -> "SpeckInput":
         return cls(shape=tuple(d["shape"]), destinations=list(d["destinations"]), dvs=bool(d["dvs"]),
                    pooling=tuple(d["pooling"]), merge=bool(d["merge"]), on_channel=bool(d["on_channel"]),
                    off_channel=bool(d["off_channel"]), origin=tuple(d["origin"]),
@@ -322,7 +322,7 @@ class SpeckProgram:
     tick (leak) per bin, i.e. they assume a slow clock of ``1 / dt`` Hz.
     """
 
-    input: InputLayer
+    input: SpeckInput
     layers: list[CnnLayer]
     exits: list[Exit]
     variant: str = DEFAULT_VARIANT
@@ -434,7 +434,7 @@ class SpeckProgram:
     @classmethod
     def from_dict(cls, d: dict) -> "SpeckProgram":
         read_header(d, SCHEMA, (SCHEMA_VERSION,), "a Speck program")
-        return cls(input=InputLayer.from_dict(d["input"]),
+        return cls(input=SpeckInput.from_dict(d["input"]),
                    layers=[CnnLayer.from_dict(x) for x in d["layers"]],
                    exits=[Exit.from_dict(x) for x in d["exits"]], variant=d["variant"],
                    dt=float(d["dt"]), meta=dict(d["meta"]))
@@ -534,7 +534,7 @@ def _validate_layer(lay: CnnLayer, spec: SpeckSpec, by_core: dict, errs: ErrorCo
                  f"{where if where else 'none'}", n, "core")
 
 
-def _validate_input(inp: InputLayer, spec: SpeckSpec, by_core: dict, errs: ErrorCollector) -> None:
+def _validate_input(inp: SpeckInput, spec: SpeckSpec, by_core: dict, errs: ErrorCollector) -> None:
     n = "input"
     c, h, w = inp.shape
     if min(c, h, w) < 1:

@@ -54,7 +54,7 @@ from .spec import CAPABILITIES, S2Spec
 from ..io import IOMap, Port, state_key
 from ..options import Option, option_table, parse_options
 from ..toolkit.paths import size_of, warn_bias_lead
-from .synapses import STAGE, Network, SynPath, extract
+from .synapses import STAGE, S2Network, SynPath, extract
 
 F32 = np.float32
 F64 = np.float64
@@ -100,7 +100,7 @@ def read_options(raw: dict, spec: S2Spec, errs: ErrorCollector) -> dict:
 
 
 # ---------------------------------------------------------------------- lags
-def compute_lags(g: Graph, net: Network, errs: ErrorCollector) -> dict[str, int]:
+def compute_lags(g: Graph, net: S2Network, errs: ErrorCollector) -> dict[str, int]:
     """Steps each population runs behind the reference (module docstring, step 3)."""
     lag = {p: 0 for p in net.populations}
     edges: dict[tuple[str, str], int] = {}
@@ -161,7 +161,7 @@ def _projection_names(paths: list[SynPath]) -> list[str]:
     return out
 
 
-def plan(g: Graph, net: Network, lag: dict[str, int], opts: dict, spec: S2Spec, errs: ErrorCollector,
+def plan(g: Graph, net: S2Network, lag: dict[str, int], opts: dict, spec: S2Spec, errs: ErrorCollector,
          diags: Diagnostics) -> dict[str, PostPlan]:
     """The model of every neuron population and the delay realisation of every path."""
     names = _projection_names(net.paths)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import NirccError
-from ..toolkit.mapping import Core, Population as MapPopulation, map_resources
+from ..toolkit.mapping import Core, MapItem, map_resources
 from .program import ListProjection, S2Program
 from .spec import MemoryModel, S2Spec, get_model, pe_memory_breakdown
 
@@ -151,7 +151,7 @@ def partition(program: S2Program, spec: S2Spec, input_rate: float, relays: froze
     chips = max(1, -(-total // spec.app_pes_per_chip)) if all(fits.values()) else spec.n_chips
     cores = [Core(f"chip{c}.pe{i:03d}", {RESOURCE: budget}, kind="pe", group=f"chip{c}")
              for c in range(min(chips, spec.n_chips)) for i in range(spec.app_pes_per_chip)]
-    pops = [MapPopulation(name, (lambda k, core, s=s: {RESOURCE: s.bound(k)}), size=s.size, splittable=True)
+    pops = [MapItem(name, (lambda k, core, s=s: {RESOURCE: s.bound(k)}), size=s.size, splittable=True)
             for name, s in stats.items()]
     mapping = map_resources(pops, cores, exclusive=True, noun="population")
     per_pop: dict[str, dict] = {}

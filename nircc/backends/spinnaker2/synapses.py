@@ -93,7 +93,7 @@ class SynPath:
 
 
 @dataclass
-class Network:
+class S2Network:
     """Populations (graph order), paths, constant inputs and outputs of a graph."""
 
     populations: list[str]
@@ -193,8 +193,8 @@ class _Extractor(PathWalker):
         return LinearMap("conv", size_of(g, pre), size_of(g, post), kernel=kernel, conv_params=params)
 
 
-def extract(g: Graph, dt: float, errs: ErrorCollector, diags: Diagnostics) -> Network:
-    """The :class:`Network` of ``g`` (after infer_shapes, canonicalize, fuse_affine):
+def extract(g: Graph, dt: float, errs: ErrorCollector, diags: Diagnostics) -> S2Network:
+    """The :class:`S2Network` of ``g`` (after infer_shapes, canonicalize, fuse_affine):
     populations are the Inputs, then the neuron nodes in schedule order.  Every problem
     goes to ``errs`` (node, field, reason), approximations to ``diags``."""
     ex = _Extractor(g, dt, errs, diags)
@@ -223,4 +223,4 @@ def extract(g: Graph, dt: float, errs: ErrorCollector, diags: Diagnostics) -> Ne
             paths.append(SynPath(pre, post, chain, weight, lin, pre_d, post_d, back))
     outputs = output_populations(g, errs, "a SpiNNaker2 output is one neuron population (its spikes, or v of an "
                                  "LI/I/CubaLI read-out)")
-    return Network(pops, paths, bias, outputs)
+    return S2Network(pops, paths, bias, outputs)

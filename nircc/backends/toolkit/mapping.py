@@ -4,7 +4,7 @@ A target declares its **cores** (:class:`Core`: a name, a capacity per resource,
 ``{"neurons": 8192, "synapse_bytes": 131072}`` or Speck's
 ``{"kernel_words": 16384, "neuron_words": 65536, "bias": 1024}``, a ``kind`` for
 core-dependent costs and a ``group``, e.g. the chip) and its **populations**
-(:class:`Population`: a name, a number of neurons and a demand, either a fixed mapping
+(:class:`MapItem`: a name, a number of neurons and a demand, either a fixed mapping
 resource -> amount or a cost model ``cost(k, core) -> demand`` of a slice of ``k``
 neurons on ``core``; :func:`linear_cost` builds ``per_slice + k * per_neuron``).  A resource
 a core does not declare has capacity 0 there.
@@ -59,7 +59,7 @@ from networkx.algorithms import bipartite
 
 from ...errors import NirccError
 
-__all__ = ["Core", "MappingError", "Population", "Placement", "ResourceMapping", "format_amount", "linear_cost",
+__all__ = ["Core", "MappingError", "MapItem", "Placement", "ResourceMapping", "format_amount", "linear_cost",
            "map_resources"]
 
 Demand = Mapping[str, float]
@@ -86,7 +86,7 @@ class Core:
 
 
 @dataclass(frozen=True)
-class Population:
+class MapItem:
     """A population of ``size`` neurons with a fixed ``demand`` or a slice cost model
     ``demand(k, core)``; ``splittable`` lets the mapper cut it into slices."""
 
@@ -243,7 +243,7 @@ class _Item:
 class _Costs:
     """Demands of slices, cached per (population, size, core type)."""
 
-    def __init__(self, pops: Sequence[Population]) -> None:
+    def __init__(self, pops: Sequence[MapItem]) -> None:
         self.pops = pops
         self._cache: dict[tuple, Demand] = {}
 
@@ -258,7 +258,7 @@ class _Costs:
         return self._cache[key]
 
 
-def _no_fit_error(pop: Population, demand_of: Callable[[Core], Demand], cores: Sequence[Core], noun: str,
+def _no_fit_error(pop: MapItem, demand_of: Callable[[Core], Demand], cores: Sequence[Core], noun: str,
                   what: str = "") -> NirccError:
     """The population fits no core: name what it needs and what every core offers."""
     lacking: list[str] = []
@@ -273,7 +273,7 @@ def _no_fit_error(pop: Population, demand_of: Callable[[Core], Demand], cores: S
                       lacking[0] if lacking else None)
 
 
-def _slice(pops: Sequence[Population], cores: Sequence[Core], costs: _Costs, noun: str) -> list[_Item]:
+def _slice(pops: Sequence[MapItem], cores: Sequence[Core], costs: _Costs, noun: str) -> list[_Item]:
     """The fewest slices per population that fit an empty core (module docstring)."""
     items: list[_Item] = []
     for i, p in enumerate(pops):
@@ -315,7 +315,7 @@ def _distinct(cores: Sequence[Core]) -> list[Core]:
     return out
 
 
-def _label(pops: Sequence[Population], it: _Item) -> str:
+def _label(pops: Sequence[MapItem], it: _Item) -> str:
     p = pops[it.pop]
     return f"'{p.name}'" if (it.start, it.stop) == (0, p.size) else f"'{p.name}'[{it.start}:{it.stop}]"
 
@@ -637,7 +637,7 @@ def _lower_bound(items, cores, costs, exclusive: bool) -> int:
     return lb
 
 
-def map_resources(populations: Sequence[Population], cores: Sequence[Core], *, exclusive: bool = False,
+def map_resources(populations: Sequence[MapItem], cores: Sequence[Core], *, exclusive: bool = False,
                   exact_limit: int = 12, budget: int = 200_000, noun: str = "population") -> ResourceMapping:
     """Assign populations (or slices) to cores; see the module docstring.  ``noun`` names a
     population in error messages (e.g. ``"layer"``)."""

@@ -106,7 +106,7 @@ import numpy as np
 
 from ...errors import NirccError
 from ..base import Emulator, EmulatorResult
-from .program import XyloProgram, effective_weights
+from .program import XyloProgram, shifted_weights
 from .spec import XyloSpec, get_spec
 
 STATE_NAMES = ("Spikes", "Vmem", "Isyn", "Isyn2", "Vmem_out", "Isyn_out")
@@ -205,12 +205,12 @@ class XyloEmulator(Emulator):
         n_cols = n_v + (n_hid if self.n_syn == 2 else 0)
         self.n_cols = n_cols
         w = np.zeros((n_in + n_hid, n_cols), np.int64)
-        w[:n_in, :n_hid] = effective_weights(p.weights_in[:, :, 0], p.weight_shift_in)
-        w[n_in:, :n_hid] = effective_weights(p.weights_rec[:, :, 0], p.weight_shift_rec)
-        w[n_in:, n_hid:n_v] = effective_weights(p.weights_out, p.weight_shift_out)
+        w[:n_in, :n_hid] = shifted_weights(p.weights_in[:, :, 0], p.weight_shift_in)
+        w[n_in:, :n_hid] = shifted_weights(p.weights_rec[:, :, 0], p.weight_shift_rec)
+        w[n_in:, n_hid:n_v] = shifted_weights(p.weights_out, p.weight_shift_out)
         if self.n_syn == 2:
-            w[:n_in, n_v:] = effective_weights(p.weights_in[:, :, 1], p.weight_shift_in)
-            w[n_in:, n_v:] = effective_weights(p.weights_rec[:, :, 1], p.weight_shift_rec)
+            w[:n_in, n_v:] = shifted_weights(p.weights_in[:, :, 1], p.weight_shift_in)
+            w[n_in:, n_v:] = shifted_weights(p.weights_rec[:, :, 1], p.weight_shift_rec)
         # positive and negative parts side by side: one product gives both sums
         split = np.concatenate([np.maximum(w, 0), np.minimum(w, 0)], axis=1).astype(np.float32)
         self._w_in_split = np.ascontiguousarray(split[:n_in])

@@ -116,7 +116,7 @@ def read_options(raw: dict, errs: ErrorCollector) -> dict:
 
 # ---------------------------------------------------------------------- structure
 @dataclass
-class Network:
+class XyloNetwork:
     """Populations, their synaptic matrices (float64, NIR units before the input gain) and lags."""
 
     inputs: list[str]
@@ -158,7 +158,7 @@ def _route_matrix(g: Graph, w: _Walker, r: Route, parts: tuple, errs: ErrorColle
     return m
 
 
-def extract(g: Graph, spec: XyloSpec, errs: ErrorCollector, diags: Diagnostics, dt: float) -> Optional[Network]:
+def extract(g: Graph, spec: XyloSpec, errs: ErrorCollector, diags: Diagnostics, dt: float) -> Optional[XyloNetwork]:
     """Step 2-4 of the module docstring; None after errors (in ``errs``)."""
     walker = _Walker(g, dt, errs, diags)
     neurons = [n for n in g.schedule().order if g.type(n) in NEURON_TYPES]
@@ -215,7 +215,7 @@ def extract(g: Graph, spec: XyloSpec, errs: ErrorCollector, diags: Diagnostics, 
     feeds_out = {u for u, v, _ in forward if v in readout}
     hidden.sort(key=lambda v: 0 if v in fed else (2 if v in feeds_out else 1))
     _check_windows(g, spec, hidden, readout, fed, feeds_out, errs)
-    return Network(inputs, hidden, readout, outputs, lag, matrices, bias)
+    return XyloNetwork(inputs, hidden, readout, outputs, lag, matrices, bias)
 
 
 def _lags(g: Graph, hidden: list[str], readout: list[str], forward: list[tuple[str, str, int]],
@@ -285,7 +285,7 @@ def _check_windows(g: Graph, spec: XyloSpec, hidden: list[str], readout: list[st
 
 # ---------------------------------------------------------------------- neurons
 @dataclass
-class NeuronPlan:
+class XyloNeuronPlan:
     """Per-neuron parameters of one population in NIR units (module docstring step 5)."""
 
     dash_syn: np.ndarray          # uint8
@@ -301,7 +301,7 @@ def _param(g: Graph, v: str, name: str) -> np.ndarray:
 
 
 def neuron_plan(g: Graph, v: str, sem: Semantics, beta: np.ndarray, errs: ErrorCollector,
-                diags: Diagnostics) -> Optional[NeuronPlan]:
+                diags: Diagnostics) -> Optional[XyloNeuronPlan]:
     t, dt = g.type(v), float(sem.dt)
     n = size_of(g, v)
     if t in ("LIF", "LI", "CubaLIF", "CubaLI") and np.any(_param(g, v, "v_leak") != 0):
@@ -358,7 +358,7 @@ def neuron_plan(g: Graph, v: str, sem: Semantics, beta: np.ndarray, errs: ErrorC
         diags.warn("bias-steady", "the bias enters the synaptic current in the reference (rising over tau_syn); "
                    "Xylo adds its steady state b_mem r w_in bias to V from the first step", node=v, field="bias",
                    stage=STAGE)
-    return NeuronPlan(ds.astype(np.uint8), dm.astype(np.uint8), k, bias_v, thr, decays)
+    return XyloNeuronPlan(ds.astype(np.uint8), dm.astype(np.uint8), k, bias_v, thr, decays)
 
 
 # ---------------------------------------------------------------------- quantization
@@ -508,7 +508,7 @@ def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
     return prog
 
 
-def _layer_report(g: Graph, net: Network, prog: XyloProgram, plans: dict, floats: dict, sizes: dict,
+def _layer_report(g: Graph, net: XyloNetwork, prog: XyloProgram, plans: dict, floats: dict, sizes: dict,
                   offsets: dict, gains: np.ndarray) -> list[dict]:
     """Per NIR population (chip order): its gain, decay shifts with requested and realised
     time constants, thresholds, and per incoming matrix (``pre -> node``) the largest weight
@@ -543,7 +543,7 @@ def _layer_report(g: Graph, net: Network, prog: XyloProgram, plans: dict, floats
     return layers
 
 
-def _check_fanout(net: Network, offsets: dict, sizes: dict, w_rec: np.ndarray, spec: XyloSpec,
+def _check_fanout(net: XyloNetwork, offsets: dict, sizes: dict, w_rec: np.ndarray, spec: XyloSpec,
                   errs: ErrorCollector) -> None:
     """Recurrent fan-out (targets per hidden neuron) and its total against the variant's
     memories, named by population and neuron."""
@@ -561,7 +561,7 @@ def _check_fanout(net: Network, offsets: dict, sizes: dict, w_rec: np.ndarray, s
                  "synapses", code="limit")
 
 
-def _meta(g: Graph, net: Network, sizes: dict, offsets: dict, gains_o: np.ndarray, plans: dict) -> dict:
+def _meta(g: Graph, net: XyloNetwork, sizes: dict, offsets: dict, gains_o: np.ndarray, plans: dict) -> dict:
     """The program's I/O map (:mod:`nircc.backends.io`: input channels at their offsets;
     readout spikes, or ``Vmem_out`` over the gain for a membrane read-out; each population's
     slice of the emulator's registers as ``<node>/<state>``) and the ids of every population
@@ -588,7 +588,7 @@ def _meta(g: Graph, net: Network, sizes: dict, offsets: dict, gains_o: np.ndarra
     return {"io": io.to_dict(), "hidden": hidden, "readout": readout, "output_populations": dict(net.outputs)}
 
 
-def _resources(g: Graph, net: Network, prog: XyloProgram, spec: XyloSpec, sizes: dict, offsets: dict) -> dict:
+def _resources(g: Graph, net: XyloNetwork, prog: XyloProgram, spec: XyloSpec, sizes: dict, offsets: dict) -> dict:
     fan = prog.fanout()
     return {
         "variant": spec.name, "chip": spec.chip,

@@ -385,7 +385,7 @@ class XyloProgram:
         return not self.differences(other)
 
 
-def effective_weights(w: Iterable[int] | np.ndarray, shift: int) -> np.ndarray:
+def shifted_weights(w: Iterable[int] | np.ndarray, shift: int) -> np.ndarray:
     """``int16(w << shift)`` as the chip applies it (two's complement wrap), int16."""
     wide = np.asarray(w, dtype=np.int64) << int(shift)
     return (((wide + 32768) & 0xFFFF) - 32768).astype(np.int16)
