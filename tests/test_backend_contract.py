@@ -264,3 +264,6 @@ def test_info_target_shows_capabilities_and_options(capsys):
     loihi = {d["target"]: d for d in doc}["loihi"]["capabilities"]
     assert (loihi["threshold"], loihi["delay_steps"], loihi["per_layer"]) == (">", 62, ["du", "dv", "vth"])
     assert main(["info", "--target", "nope"]) == 2 and "unknown target 'nope'" in capsys.readouterr().err
+    assert main(["info"]) == 2 and "needs a .nir model (or --target T)" in capsys.readouterr().err
+    assert main(["info", str(HERE.parent / "examples" / "braille_rnn.nir"), "--target", "xylo"]) == 2
+    assert "give a .nir model or --target, not both" in capsys.readouterr().err
