@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from ..backends.base import Target, get, names
+from ..errors import NirccError
 from ..ir import NEURON_TYPES, Graph
 from ..ir.shapes import param_count
 from ..util import dumps
@@ -151,45 +153,36 @@ def render(info: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def target_info(name: str) -> dict[str, Any]:
+def target_info(t: Target) -> dict[str, Any]:
     """What ``nircc info --target`` shows of one target, JSON-able."""
-    from ..backends.base import get
-
-    t = get(name)
     return {"target": t.name, "label": t.label or t.name, "description": t.description,
             "variants": list(t.variants), "default_variant": t.default_variant,
             "capabilities": t.capabilities.to_dict() if t.capabilities else None,
             "options": {k: {"default": o.default, "kind": o.kind, "doc": o.doc} for k, o in t.options.items()}}
 
 
-def render_target(t: dict[str, Any], caps_lines: list[str]) -> str:
-    lines = [f"{t['target']}: {t['description']}",
-             f"  variants: {', '.join(v + (' (default)' if v == t['default_variant'] else '') for v in t['variants'])}"]
-    lines += caps_lines
-    if t["options"]:
+def render_target(t: Target) -> str:
+    lines = [f"{t.name}: {t.description}",
+             f"  variants: {', '.join(v + (' (default)' if v == t.default_variant else '') for v in t.variants)}"]
+    lines += t.capabilities.lines() if t.capabilities else []
+    if t.options:
         lines.append("  options (--option KEY=VALUE):")
-        lines += [f"    {k} = {o['default']!r}  ({o['kind']}) {o['doc']}" for k, o in t["options"].items()]
+        lines += [f"    {k} = {o.default!r}  ({o.kind}) {o.doc}" for k, o in t.options.items()]
     return "\n".join(lines) + "\n"
 
 
 def run(args: argparse.Namespace) -> int:
     if args.target is not None:
-        from ..backends.base import get, names
-        from ..errors import NirccError
-
         if args.model:
             raise NirccError("give a .nir model or --target, not both", field="target")
-        chosen = names() if args.target == "all" else [args.target]
-        infos = [target_info(n) for n in chosen]
+        chosen = [get(n) for n in (names() if args.target == "all" else [args.target])]
         if args.json:
+            infos = [target_info(t) for t in chosen]
             print(dumps(infos if args.target == "all" else infos[0]), end="")
         else:
-            print("\n".join(render_target(i, get(i["target"]).capabilities.lines() if get(i["target"]).capabilities
-                                          else []) for i in infos), end="")
+            print("\n".join(render_target(t) for t in chosen), end="")
         return 0
     if not args.model:
-        from ..errors import NirccError
-
         raise NirccError("nircc info needs a .nir model (or --target T)", field="model")
     info = summarize(load_model(args))
     print(dumps(info) if args.json else render(info), end="")
