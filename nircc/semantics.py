@@ -91,7 +91,7 @@ PRESETS: dict[str, Preset] = {
         "dv = dt*tau_mem_inv*(v_leak - v + i), spike on v_decayed - v_th > 0 (heaviside), "
         "reset_value (v = v_reset) in the same step, initial state v = v_leak; dt = 1e-3 "
         "(LIFBoxCell's default; Norse's to_nir writes no dt); "
-        "reproduces paper/01_lif/lif_norse.csv (tests/test_sim_paper.py)",
+        "reproduces paper/01_lif/lif_norse.csv (tests/sim/test_paper.py)",
     ),
     "snntorch": Preset(
         {"reset": "subtract", "reset_timing": "next_step"},

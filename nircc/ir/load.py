@@ -42,7 +42,7 @@ Everything else (unknown node types, a type or shape that is not a string or a l
 whole numbers >= 1, a group where a field belongs, shapes over ``MAX_ELEMENTS`` elements,
 missing required fields, dangling, ambiguous or duplicate edges, inconsistent shapes, ...)
 is a ``NirccError`` naming node and field: nothing else escapes from malformed input
-(``tests/test_ir_fuzz.py``).
+(``tests/ir/test_fuzz.py``).
 With ``strict=True`` every repair is an error instead.
 """
 from __future__ import annotations

@@ -54,7 +54,7 @@ Lava's weight rules are here too: :func:`determine_sign_mode`, :func:`clip_weigh
 :func:`truncate_weights` (weightutils.py), and :func:`netx_synapse` /
 :func:`netx_recurrent_synapses`, the synapses Lava ends up with for the weight matrices
 written into a ``.net`` file (netx's ``optimize_weight_bits`` followed by ``Dense``'s own
-sign mode, clip and truncate; checked against lava-dl 0.6.0 in ``tests/test_loihi_lava.py``).
+sign mode, clip and truncate; checked against lava-dl 0.6.0 in ``tests/backends/loihi/test_lava.py``).
 
 Values that do not fit their canonical dtype are kept as given, so that
 :meth:`LoihiProgram.validate` can name them (layer, field, value, limit).
