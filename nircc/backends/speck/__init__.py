@@ -3,7 +3,11 @@
 * ``spec.py``      limits, per-core memories and number formats per variant, with sources;
 * ``program.py``   :class:`~nircc.backends.speck.program.SpeckProgram`, the chip's integers
                    and routing (what the lowering produces and the emitter writes);
-* ``lower.py``     NIR graph -> program (layers, quantization, core mapping, routing);
+* ``routes.py``    the graph side of the lowering: routes from each source, the cores
+                   (one per IF) and the square kernel that realises each;
+* ``lower.py``     NIR graph -> program: neuron parameters, quantization, relay cores,
+                   the program, its I/O map and report (the rules: docs/targets/speck.md);
+* ``placement.py`` per-core limits, destinations, ``layer2core`` and core placement;
 * ``emit.py``      the samna configuration as JSON, the lossless program, ``to_sdk``;
 * ``emulator.py``  two emulators of a program: ``event`` (the chip's event-driven,
                    depth-first rule) and ``binned`` (sinabs' time-stepped ``IAFSqueeze``).
@@ -13,7 +17,6 @@
 from __future__ import annotations
 
 from typing import Any, Optional
-
 
 from ..base import Emulator, Target, check_emulator_options
 from . import emulator as _emu
