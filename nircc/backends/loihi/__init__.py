@@ -5,8 +5,10 @@
                     number cited (``targets/loihi.md`` section, Lava file:line);
 * ``program.py``    :class:`~nircc.backends.loihi.program.LoihiProgram`: the ordered layers
                     of a netx network (input, dense, dense_rec, conv, flatten) as integer
-                    arrays, lossless JSON format ``nircc.loihi/1``; Lava's weight rules
-                    (sign modes, clip/truncate, netx's exponent choice);
+                    arrays, lossless JSON (schema ``nircc.loihi.program``, version 2);
+* ``weights.py``    Lava's weight rules (sign modes, clip/truncate, netx's exponent choice,
+                    the synapses netx builds from a ``.net``);
+* ``checks.py``     ``LoihiProgram.validate``: Lava's formats and netx's layer rules;
 * ``lower.py``      graph -> program (chain of layers, parameters, quantization, netx checks);
 * ``partition.py``  neuron layers -> neurocores through the shared mapper;
 * ``emit.py``       the netx ``.net`` file, the program JSON, ``to_sdk`` (netx ``Network``);

@@ -49,8 +49,8 @@ from ...errors import NirccError
 from ...util import atomic_path, dumps
 from ..base import require_sdk
 from ..program import header, read_header
-from .program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer, LoihiProgram, determine_sign_mode,
-                      netx_recurrent_synapses, netx_synapse)
+from .program import ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer, LoihiProgram
+from .weights import determine_sign_mode, netx_recurrent_synapses, netx_synapse
 from .spec import DEFAULT_VARIANT, Formats
 
 NET = "model.net"

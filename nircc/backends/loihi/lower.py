@@ -31,7 +31,7 @@ and reason; approximations are diagnostics with stage ``loihi``):
 3. neuron parameters (:func:`neuron_plan`, module table below);
 4. quantization (:func:`quantize_layer`) through :func:`nircc.backends.toolkit.quantize.quantize_group` and
    :func:`nircc.passes.linear_decay`; the weights netx will load are checked with
-   :func:`~nircc.backends.loihi.program.netx_synapse` and repaired or refused;
+   :func:`~nircc.backends.loihi.weights.netx_synapse` and repaired or refused;
 5. 24-bit state ranges (:func:`state_ranges`), partitioning (:mod:`.partition`).
 
 Parameter mapping (``a, b`` = :func:`nircc.semantics.decay` of the node's time constants,
@@ -78,8 +78,8 @@ from ..options import Option, option_table, parse_options
 from ..toolkit.paths import (F64, PathWalker, Route, compose_pooling, pooling, size_of,
                              warn_bias_lead)
 from .partition import partition
-from .program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer, LoihiProgram, Synapse,
-                      determine_sign_mode, netx_recurrent_synapses, netx_synapse)
+from .program import ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer, LoihiProgram, Synapse
+from .weights import determine_sign_mode, netx_recurrent_synapses, netx_synapse
 from ..capabilities import check_node_types
 from .spec import CAPABILITIES, Formats, LoihiSpec
 

@@ -50,11 +50,9 @@ field               dtype        meaning
 There is no refractory period (``PyLifModelBitAcc`` has none; netx's ``refDelay`` is not
 used for CUBA neurons) and the state starts at ``u = v = 0``.
 
-Lava's weight rules are here too: :func:`determine_sign_mode`, :func:`clip_weights`,
-:func:`truncate_weights` (weightutils.py), and :func:`netx_synapse` /
-:func:`netx_recurrent_synapses`, the synapses Lava ends up with for the weight matrices
-written into a ``.net`` file (netx's ``optimize_weight_bits`` followed by ``Dense``'s own
-sign mode, clip and truncate; checked against lava-dl 0.6.0 in ``tests/backends/loihi/test_lava.py``).
+Lava's weight rules (sign mode, clip, truncate, the synapses netx builds from a ``.net``)
+are in :mod:`~nircc.backends.loihi.weights`; the checks of :meth:`LoihiProgram.validate`
+in :mod:`~nircc.backends.loihi.checks`.
 
 Values that do not fit their canonical dtype are kept as given, so that
 :meth:`LoihiProgram.validate` can name them (layer, field, value, limit).
@@ -66,12 +64,12 @@ from typing import Any, ClassVar, Mapping, Optional, Union
 
 import numpy as np
 
-from ...errors import ErrorCollector, NirccError
+from ...errors import NirccError
 from ..toolkit.arrays import as_int_array, int_scalar
 from ..program import header, read_header
 from ...ir.shapes import conv_out_size
 from ...util import dumps
-from .spec import DEFAULT_VARIANT, SIGN_MODES, Formats, LoihiSpec, get_spec
+from .spec import DEFAULT_VARIANT, LoihiSpec, get_spec
 
 #: Format id of the JSON artifact.
 SCHEMA = "nircc.loihi.program"
@@ -79,7 +77,6 @@ SCHEMA = "nircc.loihi.program"
 SCHEMA_VERSION = 2
 FORMAT = "nircc.loihi/1"          # version 1's marker, still read
 
-_FORMATS = Formats()
 
 
 # ---------------------------------------------------------------------- normalization
@@ -89,117 +86,6 @@ def _pair(x: Any) -> Any:
     if isinstance(x, (list, tuple, np.ndarray)) and len(x) == 2:
         return tuple(int_scalar(v) for v in x)
     return x
-
-
-# ---------------------------------------------------------------------- Lava's weight rules
-def determine_sign_mode(weights: np.ndarray) -> str:
-    """The sign mode Lava's ``Dense`` picks when none is given (weightutils.py:21-43):
-    excitatory when no weight is negative, inhibitory when none is positive, else mixed."""
-    w = np.asarray(weights)
-    if w.size == 0 or w.min() >= 0:
-        return "excitatory"
-    if w.max() <= 0:
-        return "inhibitory"
-    return "mixed"
-
-
-def _truncate_bits(sign_mode: str, num_weight_bits: int, formats: Formats = _FORMATS) -> int:
-    return formats.weight_bits - int(num_weight_bits) + (1 if sign_mode == "mixed" else 0)
-
-
-def clip_weights(weights: np.ndarray, sign_mode: str, formats: Formats = _FORMATS) -> np.ndarray:
-    """``clip_weights(weights, sign_mode, num_bits=8)`` (weightutils.py:250-295), int32."""
-    lo, hi = formats.weight_range(sign_mode)
-    return np.clip(np.asarray(weights).astype(np.int64), lo, hi).astype(np.int32)
-
-
-def truncate_weights(weights: np.ndarray, sign_mode: str, num_weight_bits: int,
-                     formats: Formats = _FORMATS) -> np.ndarray:
-    """``truncate_weights`` (weightutils.py:204-247), int32: the low ``8 - num_weight_bits``
-    (+1 for mixed) bits cleared, of the magnitude for inhibitory weights.  A negative bit
-    count (``num_weight_bits`` 9 outside mixed mode) is a NirccError: numpy's result for a
-    negative shift count is platform dependent."""
-    k = _truncate_bits(sign_mode, num_weight_bits, formats)
-    if k < 0:
-        raise NirccError(f"num_weight_bits {num_weight_bits} in {sign_mode} mode makes Lava shift by {k} "
-                         f"(negative); the result is not defined", field="num_weight_bits")
-    w = np.asarray(weights).astype(np.int64)
-    if sign_mode == "inhibitory":
-        return (-((-w >> k) << k)).astype(np.int32)
-    return ((w >> k) << k).astype(np.int32)
-
-
-def lava_weights(weights: np.ndarray, sign_mode: str, num_weight_bits: int,
-                      formats: Formats = _FORMATS) -> np.ndarray:
-    """What Lava's bit-accurate ``Dense`` computes with: truncate(clip(weights)), int32."""
-    return truncate_weights(clip_weights(weights, sign_mode, formats), sign_mode, num_weight_bits, formats)
-
-
-def netx_optimize_weight_bits(weights: np.ndarray) -> tuple[np.ndarray, int, int, str]:
-    """netx's ``optimize_weight_bits`` (netx utils.py:80-158) on a ``.net`` weight matrix:
-    ``(weights << scale_bits, num_weight_bits, weight_exp, sign_mode)``, the arguments
-    netx passes to ``Dense`` (the sign mode is computed but not passed on).
-
-    NirccError where netx fails or shifts by a negative count: an all-zero matrix
-    (``log2(inf)``), positive weights above 255 (excitatory) or negative weights below
-    -256 (inhibitory).  Mixed matrices are clipped to ``[-256, 254]`` as netx does."""
-    w = np.asarray(weights)
-    if w.dtype.kind not in "iub" and (w.size == 0 or np.any(w != np.round(w))):
-        raise NirccError("netx weights must be integers (netx reads them with astype(int))", field="weight")
-    w = w.astype(np.int64)
-    if w.size == 0 or not w.any():
-        raise NirccError("netx cannot load an all-zero (or empty) weight matrix: optimize_weight_bits "
-                         "takes log2 of 255/0", field="weight")
-    hi, lo = int(w.max()), int(w.min())
-    if (hi > 254 and lo < 0) or (lo < -256 and hi > 0):
-        w = np.clip(w, -256, 254)
-        hi, lo = int(w.max()), int(w.min())
-    if hi < 0:
-        mode, signed, scale = "inhibitory", 0, -256 / lo
-    elif lo >= 0:
-        mode, signed, scale = "excitatory", 0, 255 / hi
-    else:
-        mode, signed = "mixed", 1
-        scale = min(127 / hi if hi > 0 else np.inf, -128 / lo)
-    scale_bits = int(np.floor(np.log2(scale))) + signed
-    if scale_bits < 0:
-        raise NirccError(f"netx cannot fit {mode} weights spanning [{lo}, {hi}] (it would shift them by "
-                         f"{scale_bits}); excitatory weights must be <= 255, inhibitory >= -256", field="weight")
-    n = 8
-    while n > 0 and np.any(w % (1 << n)):
-        n -= 1
-    n -= signed
-    return (w << scale_bits).astype(np.int32), 8 - scale_bits - n, -scale_bits, mode
-
-
-def netx_synapse(weights: np.ndarray, delays: Optional[np.ndarray] = None,
-                 formats: Formats = _FORMATS) -> "Synapse":
-    """The synapse Lava computes with for ``weights`` (and ``delays``) written into a
-    ``.net`` dense layer: netx's :func:`netx_optimize_weight_bits`, then ``Dense`` picks its
-    own sign mode (:func:`determine_sign_mode`, netx does not pass one) and clips and
-    truncates (dense/models.py:83-90).  NirccError when the result is not a valid synapse
-    (``num_weight_bits`` outside 1..8, a negative truncation shift)."""
-    w_netx, nwb, exp, _ = netx_optimize_weight_bits(weights)
-    mode = determine_sign_mode(w_netx)
-    if not 1 <= nwb <= formats.weight_bits:
-        raise NirccError(f"netx chooses num_weight_bits {nwb} for these {mode} weights (valid 1..{formats.weight_bits}): "
-                         f"Lava's truncation would zero or distort them", field="weight")
-    return Synapse(weights=lava_weights(w_netx, mode, nwb, formats), weight_exp=exp, num_weight_bits=nwb,
-                   sign_mode=mode, delays=delays)
-
-
-def netx_recurrent_synapses(weights: np.ndarray, weights_rec: np.ndarray,
-                            formats: Formats = _FORMATS) -> tuple["Synapse", "Synapse"]:
-    """The two synapses Lava computes with for a ``.net`` ``dense_rec`` layer: netx
-    optimizes ``[weight | weight_rec]`` together (one exponent and bit count, hdf5.py:401-407),
-    then each ``Dense`` picks its own sign mode and clips and truncates."""
-    w, w_rec = np.asarray(weights), np.asarray(weights_rec)
-    both = netx_synapse(np.hstack([w, w_rec]), formats=formats)
-    w_netx = netx_optimize_weight_bits(np.hstack([w, w_rec]))[0]
-    parts = w_netx[:, :w.shape[1]], w_netx[:, w.shape[1]:]
-    return tuple(Synapse(weights=lava_weights(part, determine_sign_mode(part), both.num_weight_bits, formats),
-                         weight_exp=both.weight_exp, num_weight_bits=both.num_weight_bits,
-                         sign_mode=determine_sign_mode(part)) for part in parts)
 
 
 # ---------------------------------------------------------------------- records
@@ -481,49 +367,10 @@ class LoihiProgram:
     # ------------------------------------------------------------------ validation
     def validate(self, spec: Optional[LoihiSpec] = None) -> None:
         """Check every layer against Lava's formats and netx's layer rules; raise one
-        NirccErrors listing every violation (node = layer name, field, value, limit)."""
-        spec = spec or get_spec(self.variant)
-        fm = spec.formats
-        errs = ErrorCollector()
-        if self.variant != spec.name:
-            errs.add(f"program built for {self.variant!r}, checked against {spec.name!r}", None, "variant")
-        mb = self.input_message_bits
-        if not isinstance(mb, int) or isinstance(mb, bool) or not 0 <= mb <= fm.max_message_bits:
-            errs.add(f"input_message_bits {mb!r} not in 0..{fm.max_message_bits} (0 = binary spikes)", None,
-                     "input_message_bits")
-        if self.dt is not None and not (np.isfinite(self.dt) and self.dt > 0):
-            errs.add(f"dt {self.dt} must be a positive number of seconds", None, "dt")
-        if not self.layers:
-            errs.add("a program needs at least an input layer", None, "layers")
-            errs.raise_if_any()
-        names: set[str] = set()
-        prev_shape: Optional[tuple[int, ...]] = None
-        prev_kind = ""
-        for i, lay in enumerate(self.layers):
-            kind = getattr(lay, "kind", None)
-            node = getattr(lay, "name", None)
-            if kind not in LAYER_KINDS:
-                errs.add(f"layer {i} is {type(lay).__name__}, not a Loihi layer ({', '.join(LAYER_KINDS)})",
-                         None, "layers")
-                prev_shape = None
-                continue
-            if not isinstance(node, str) or not node:
-                errs.add(f"layer {i} ({kind}) needs a non-empty string name, got {node!r}", None, "name")
-            elif node in names:
-                errs.add("layer name used twice", node, "name")
-            names.add(node)
-            if (i == 0) != (kind == "input"):
-                errs.add("the first layer, and only the first, must be the input layer" if i else
-                         f"the first layer must be the input layer, not {kind}", node, "kind")
-            if prev_kind == "flatten" and kind not in ("dense", "dense_rec"):
-                errs.add(f"netx applies a flatten to the next dense layer only; {kind} follows "
-                         f"{self.layers[i - 1].name!r}", node, "kind")
-            prev_shape = _validate_layer(lay, i, prev_shape, fm, errs)
-            prev_kind = kind
-        if getattr(self.layers[-1], "neurons", None) is None:
-            errs.add("the last layer must have neurons (its spikes are the output)",
-                     getattr(self.layers[-1], "name", None), "kind")
-        errs.raise_if_any()
+        NirccErrors listing every violation (node = layer name, field, value, limit).
+        The rules are in :mod:`~nircc.backends.loihi.checks`."""
+        from .checks import validate_program
+        validate_program(self, spec or get_spec(self.variant))
 
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict:
@@ -547,194 +394,3 @@ class LoihiProgram:
 
     def to_json(self) -> str:
         return dumps(self.to_dict())
-
-
-# ---------------------------------------------------------------------- validation helpers
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _check_int(value: Any, lo: int, hi: int, what: str, node: str, fld: str, errs: ErrorCollector) -> None:
-    if not _is_int(value) or not lo <= value <= hi:
-        errs.add(f"{what} {value!r} not in {lo}..{hi}", node, fld)
-
-
-def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(mask)[0])
-
-
-def _validate_neurons(n: Any, size: Optional[int], fm: Formats, node: str, errs: ErrorCollector) -> None:
-    if not isinstance(n, CubaNeurons):
-        errs.add(f"neurons must be CubaNeurons, got {type(n).__name__}", node, "neurons")
-        return
-    _check_int(n.du, 0, fm.decay_max, f"current decay du ({fm.decay_bits}-bit unsigned)", node, "neurons.du", errs)
-    _check_int(n.dv, 0, fm.decay_max, f"voltage decay dv ({fm.decay_bits}-bit unsigned)", node, "neurons.dv", errs)
-    _check_int(n.vth, 0, fm.vth_max, f"threshold mantissa vth ({fm.vth_bits}-bit unsigned)", node, "neurons.vth",
-               errs)
-    _check_int(n.bias_exp, 0, fm.bias_exp_max, f"bias_exp ({fm.bias_exp_bits}-bit unsigned)", node,
-               "neurons.bias_exp", errs)
-    b = np.asarray(n.bias_mant)
-    lo, hi = fm.bias_mant_range
-    if b.dtype != np.int16:
-        errs.add(f"bias_mant must be integers in {lo}..{hi} ({fm.bias_mant_bits}-bit signed), got {b.dtype} "
-                 f"spanning [{b.min() if b.size else ''}, {b.max() if b.size else ''}]", node, "neurons.bias_mant")
-    else:
-        bad = (b < lo) | (b > hi)
-        if bad.any():
-            i = int(np.argmax(bad))
-            errs.add(f"{int(bad.sum())} bias mantissas outside {lo}..{hi} ({fm.bias_mant_bits}-bit signed); "
-                     f"neuron {i} has {int(b[i])}", node, "neurons.bias_mant")
-    if size is not None and b.size != size:
-        errs.add(f"{b.size} bias mantissas for {size} neurons", node, "neurons.bias_mant")
-    if b.size < 1:
-        errs.add("a neuron population needs at least one neuron", node, "neurons")
-
-
-def _validate_weights(w: Any, sign_mode: Any, nwb: Any, fm: Formats, node: str, fld: str,
-                      errs: ErrorCollector) -> None:
-    """Sign mode, bit count and values of a weight array (range, then clip + truncation
-    in the declared mode and in the mode Lava picks by itself)."""
-    mode_ok = sign_mode in SIGN_MODES
-    if not mode_ok:
-        errs.add(f"sign_mode {sign_mode!r} not one of {', '.join(SIGN_MODES)}", node, f"{fld}.sign_mode")
-    bits_ok = _is_int(nwb) and 1 <= nwb <= fm.weight_bits
-    if not bits_ok:
-        errs.add(f"num_weight_bits {nwb!r} not in 1..{fm.weight_bits}", node, f"{fld}.num_weight_bits")
-    arr = np.asarray(w)
-    if arr.dtype != np.int16:
-        desc = f"{arr.dtype} spanning [{arr.min()}, {arr.max()}]" if arr.size and arr.dtype.kind in "iuf" else \
-            f"{arr.dtype}"
-        errs.add(f"weights must be integers in [-256, 255], got {desc}", node, f"{fld}.weights")
-        return
-    if not mode_ok or arr.size == 0:
-        return
-    lo, hi = fm.weight_range(sign_mode)
-    bad = (arr < lo) | (arr > hi)
-    if bad.any():
-        idx = _first_bad(bad)
-        errs.add(f"{int(bad.sum())} weights outside {sign_mode}'s [{lo}, {hi}] (clip_weights would change them); "
-                 f"weight{list(idx)} = {int(arr[idx])}", node, f"{fld}.weights")
-        return
-    if not bits_ok:
-        return
-    for mode, why in ((sign_mode, f"num_weight_bits {nwb} in {sign_mode} mode"),
-                      (determine_sign_mode(arr), "the sign mode Lava picks when none is passed")):
-        eff = lava_weights(arr, mode, nwb, fm)
-        changed = eff != arr
-        if changed.any():
-            idx = _first_bad(changed)
-            k = _truncate_bits(mode, nwb, fm)
-            lo_m, hi_m = fm.weight_range(mode)
-            errs.add(f"{int(changed.sum())} weights are changed by Lava's clip and truncation ({why}, {mode}: "
-                     f"clip to [{lo_m}, {hi_m}], low {k} bits cleared"
-                     f"{' of the magnitude' if mode == 'inhibitory' else ''}); weight{list(idx)} = "
-                     f"{int(arr[idx])} becomes {int(eff[idx])}", node, f"{fld}.weights")
-            break
-
-
-def _validate_synapse(s: Any, n_in: Optional[int], n_out: int, fm: Formats, node: str, fld: str,
-                      errs: ErrorCollector) -> None:
-    if not isinstance(s, Synapse):
-        errs.add(f"must be a Synapse, got {type(s).__name__}", node, fld)
-        return
-    w = np.asarray(s.weights)
-    if w.ndim != 2:
-        errs.add(f"weights must be a [n_out, n_in] matrix, got shape {list(w.shape)}", node, f"{fld}.weights")
-        return
-    if w.shape[0] != n_out or (n_in is not None and w.shape[1] != n_in):
-        errs.add(f"weights {list(w.shape)} do not connect {n_in} inputs to {n_out} neurons "
-                 f"(expected [{n_out}, {n_in}])", node, f"{fld}.weights")
-    _validate_weights(w, s.sign_mode, s.num_weight_bits, fm, node, fld, errs)
-    _check_int(s.weight_exp, fm.weight_exp_min, fm.weight_exp_max, "weight_exp", node, f"{fld}.weight_exp", errs)
-    if s.delays is not None:
-        d = np.asarray(s.delays)
-        if d.shape != w.shape:
-            errs.add(f"delays {list(d.shape)} must have the weights' shape {list(w.shape)}", node, f"{fld}.delays")
-        elif d.dtype != np.uint8 or (d.size and d.max() > fm.max_delay):
-            desc = f"[{d.min()}, {d.max()}]" if d.size and d.dtype.kind in "iuf" else str(d.dtype)
-            errs.add(f"delays must be integer steps in 0..{fm.max_delay} (netx clamps above {fm.max_delay}), "
-                     f"got {desc}", node, f"{fld}.delays")
-
-
-def _validate_layer(lay: Layer, i: int, prev: Optional[tuple[int, ...]], fm: Formats,
-                    errs: ErrorCollector) -> Optional[tuple[int, ...]]:
-    """Check one layer given the previous layer's output shape; return its output shape
-    (None when it cannot be known)."""
-    node = lay.name
-    kind = lay.kind
-    if kind == "input":
-        shape = lay.shape
-        if len(shape) not in (1, 3) or not all(_is_int(s) and s >= 1 for s in shape):
-            errs.add(f"input shape {list(shape)} must be (N,) or (C, H, W) with positive sizes", node, "shape")
-            return None
-        if lay.neurons is not None:
-            _validate_neurons(lay.neurons, lay.size, fm, node, errs)
-        return shape
-    if kind == "flatten":
-        if prev is not None and len(prev) != 3:
-            errs.add(f"flatten needs a (C, H, W) input, got {list(prev)}", node, "kind")
-        return None if prev is None else (int(np.prod(prev)),)
-    if kind in ("dense", "dense_rec"):
-        if prev is not None and len(prev) != 1:
-            errs.add(f"a dense layer needs a flat input; {list(prev)} needs a flatten layer before it", node, "kind")
-        n_in = None if prev is None else int(np.prod(prev))
-        _validate_neurons(lay.neurons, None, fm, node, errs)
-        n_out = lay.neurons.size if isinstance(lay.neurons, CubaNeurons) else None
-        if n_out is None:
-            return None
-        _validate_synapse(lay.synapse, n_in, n_out, fm, node, "synapse", errs)
-        if lay.synapse_rec is not None:
-            _validate_synapse(lay.synapse_rec, n_out, n_out, fm, node, "synapse_rec", errs)
-        return (n_out,)
-    return _validate_conv(lay, prev, fm, errs)
-
-
-def _validate_conv(lay: ConvLayer, prev: Optional[tuple[int, ...]], fm: Formats,
-                   errs: ErrorCollector) -> Optional[tuple[int, ...]]:
-    node = lay.name
-    _validate_neurons(lay.neurons, None, fm, node, errs)
-    ok = True
-    if len(lay.in_shape) != 3 or not all(_is_int(s) and s >= 1 for s in lay.in_shape):
-        errs.add(f"in_shape {list(lay.in_shape)} must be (C, H, W) with positive sizes", node, "in_shape")
-        ok = False
-    elif prev is not None and tuple(prev) != tuple(lay.in_shape):
-        errs.add(f"in_shape {list(lay.in_shape)} is not the previous layer's output {list(prev)}", node, "in_shape")
-    w = np.asarray(lay.weights)
-    if w.ndim != 4 or min(w.shape, default=0) < 1:
-        errs.add(f"weights must be [C_out, C_in / groups, kH, kW] with positive sizes, got {list(w.shape)}",
-                 node, "weights")
-        ok = False
-    else:
-        _validate_weights(w, lay.sign_mode, lay.num_weight_bits, fm, node, "conv", errs)
-        if max(w.shape[2:]) > fm.conv_param_max:
-            errs.add(f"kernel {list(w.shape[2:])} exceeds Lava's int8 geometry ({fm.conv_param_max})", node, "weights")
-    for fld, least in (("stride", 1), ("padding", 0), ("dilation", 1)):
-        v = getattr(lay, fld)
-        if not (isinstance(v, tuple) and len(v) == 2 and all(_is_int(x) and least <= x <= fm.conv_param_max
-                                                                for x in v)):
-            errs.add(f"{fld} {v!r} must be a (height, width) pair of integers in {least}..{fm.conv_param_max}",
-                     node, fld)
-            ok = False
-    g = lay.groups
-    if not _is_int(g) or not 1 <= g <= fm.conv_param_max:
-        errs.add(f"groups {g!r} not in 1..{fm.conv_param_max}", node, "groups")
-        ok = False
-    if not ok:
-        return None
-    c_in = lay.in_shape[0]
-    if c_in % g or w.shape[0] % g:
-        errs.add(f"groups {g} must divide C_in {c_in} and C_out {w.shape[0]}", node, "groups")
-        return None
-    if w.shape[1] != c_in // g:
-        errs.add(f"weights take {w.shape[1]} input channels per group, the input has {c_in} / {g} = {c_in // g}",
-                 node, "weights")
-        return None
-    shape = lay.shape
-    if min(shape) < 1:
-        errs.add(f"kernel {list(w.shape[2:])} (dilation {list(lay.dilation)}) does not fit the padded input "
-                 f"{list(lay.in_shape)} (output {list(shape)})", node, "weights")
-        return None
-    if isinstance(lay.neurons, CubaNeurons) and lay.neurons.size != int(np.prod(shape)):
-        errs.add(f"{lay.neurons.size} neurons for a {list(shape)} output ({int(np.prod(shape))})", node,
-                 "neurons.bias_mant")
-    return shape

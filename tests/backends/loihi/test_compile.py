@@ -40,7 +40,7 @@ import pytest
 import nircc
 from nircc.backends.loihi.emit import NET, NET_FORMAT, PROGRAM, load_net, load_program, write_net
 from nircc.backends.loihi.emulator import LoihiEmulator
-from nircc.backends.loihi.program import netx_synapse
+from nircc.backends.loihi.weights import netx_synapse
 from nircc.cli import main as cli
 from nircc.errors import NirccError
 from nircc.fidelity import align, compare, pad_steps

@@ -19,8 +19,8 @@ saturating at both ends).  Every case is generated from a fixed seed.
 :data:`NETX_CASES` go one level up: a ``.net`` file written here (:func:`write_net`) is
 loaded by lava-dl's own ``netx.hdf5.Network`` (:data:`NETX_RUNNER`), which picks the weight
 exponent, bit count and sign mode itself, and the emulator runs the program nircc derives
-for that file (:func:`~nircc.backends.loihi.program.netx_synapse`,
-:func:`~nircc.backends.loihi.program.netx_recurrent_synapses`, ``du = iDecay - 1``,
+for that file (:func:`~nircc.backends.loihi.weights.netx_synapse`,
+:func:`~nircc.backends.loihi.weights.netx_recurrent_synapses`, ``du = iDecay - 1``,
 ``bias_exp`` 6, conv bias per channel): dense layers with bias and delays, ``dense_rec``,
 strided/padded/dilated/grouped convolutions with flatten, graded input.  (An input layer
 with neurons cannot be checked there: netx's ``Input`` block leaves its input port
@@ -48,9 +48,9 @@ import numpy as np
 import pytest
 
 from nircc.backends.loihi.emulator import LoihiEmulator
-from nircc.backends.loihi.program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer,
-                                          LoihiProgram, Synapse, determine_sign_mode, lava_weights,
-                                          netx_recurrent_synapses, netx_synapse)
+from nircc.backends.loihi.program import (ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer, LoihiProgram,
+                                          Synapse)
+from nircc.backends.loihi.weights import determine_sign_mode, lava_weights, netx_recurrent_synapses, netx_synapse
 from nircc.util import dumps
 
 LAVA_PYTHON = os.environ.get("NIRCC_LAVA_PYTHON")

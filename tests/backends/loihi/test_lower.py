@@ -14,7 +14,8 @@ import pytest
 from nircc.backends.io import program_io
 import nircc
 from nircc.backends.loihi.partition import partition
-from nircc.backends.loihi.program import ConvLayer, DenseLayer, FlattenLayer, netx_synapse
+from nircc.backends.loihi.program import ConvLayer, DenseLayer, FlattenLayer
+from nircc.backends.loihi.weights import netx_synapse
 from nircc.backends.loihi.spec import get_spec
 from nircc.errors import NirccError
 from nircc.semantics import Semantics

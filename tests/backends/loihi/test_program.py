@@ -10,9 +10,9 @@ import pytest
 
 from nircc.backends.loihi.emulator import LoihiEmulator
 from nircc.backends.loihi.program import (FORMAT, ConvLayer, CubaNeurons, DenseLayer, FlattenLayer, InputLayer,
-                                          LoihiProgram, Synapse, clip_weights, determine_sign_mode,
-                                          lava_weights, netx_optimize_weight_bits, netx_synapse,
-                                          truncate_weights)
+                                          LoihiProgram, Synapse)
+from nircc.backends.loihi.weights import (clip_weights, determine_sign_mode, lava_weights, netx_optimize_weight_bits,
+                                          netx_synapse, truncate_weights)
 from nircc.errors import NirccError
 
 
