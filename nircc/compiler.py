@@ -21,7 +21,7 @@ import numpy as np
 from . import fidelity as _fid
 from ._version import __version__
 from .backends import base as _backends
-from .errors import Diagnostics
+from .errors import Diagnostics, ErrorCollector
 from .ir import Graph, load
 from .passes import PassManager, PipelineResult
 from .errors import NirccError
@@ -48,9 +48,16 @@ class CompileOptions:
     #: realise a rule (Target.realise_semantics)
     model_semantics: Optional[Semantics] = None
     resolved: Optional[Resolved] = None      # how the model's semantics were chosen
+    #: the Target compiling (its options table and rules); None: looked up by ``target``
+    backend: Optional["_backends.Target"] = field(default=None, repr=False, compare=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.target_options.get(key, default)
+
+    def option_values(self, errs: ErrorCollector) -> dict[str, Any]:
+        """Every option of the target, given or default, checked by ``Target.parse_options``;
+        problems go into ``errs`` (the lowering raises them with the graph's errors)."""
+        return (self.backend or _backends.get(self.target)).parse_options(self.target_options, errs)
 
 
 @dataclass
@@ -210,7 +217,7 @@ def compile(source: Any, target: str = "xylo", *, variant: Optional[str] = None,
     diags = resolved.diagnostics.copy()
     diags.extend(sem_diags)
     opts = CompileOptions(target=tgt.name, variant=v, semantics=chip_sem, target_options=dict(options or {}),
-                          diagnostics=diags, model_semantics=resolved.semantics, resolved=resolved)
+                          diagnostics=diags, model_semantics=resolved.semantics, resolved=resolved, backend=tgt)
     pm = PassManager(tgt.pipeline(opts), dump_after=dump_after, dump_dir=dump_dir, time_passes=time_passes)
     piped = pm.run(g)
     program = tgt.lower(piped.graph, spec, opts)

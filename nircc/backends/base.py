@@ -31,9 +31,10 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
-from ..errors import NirccError
+from ..errors import ErrorCollector, NirccError
 from .capabilities import Capabilities
 from .io import IOMap, program_io
+from .options import parse_options
 
 
 @dataclass
@@ -78,6 +79,17 @@ class Target(ABC):
     def option_names(self) -> tuple[str, ...]:
         """The names ``--option`` / ``options=`` accept."""
         return tuple(self.options)
+
+    def parse_options(self, raw: Optional[dict], errs: ErrorCollector) -> dict[str, Any]:
+        """The target's options with their defaults, every given value checked (the one
+        parser: lowerings read ``CompileOptions.option_values``); each problem goes into
+        ``errs`` (code ``option``), so it is reported with the graph's own errors."""
+        values = parse_options(raw, self.options.values(), self.name, errs)
+        self.check_options(values, errs)
+        return values
+
+    def check_options(self, values: dict[str, Any], errs: ErrorCollector) -> None:
+        """Rules between a target's options (each value is checked already); default: none."""
     #: what the chip's neurons can do (:class:`~nircc.backends.capabilities.Capabilities`,
     #: declared beside the limits in ``<chip>/spec.py``): read by :meth:`realise_semantics`,
     #: by each lowering's node-type check and by ``nircc info --target``

@@ -74,7 +74,7 @@ from ..toolkit.quantize import (DecayResult, NumberFormat, QuantizationReport, T
                                 quantize_group)
 from ...semantics import Semantics, decay
 from ..io import IOMap, Port, state_key
-from ..options import Option, option_table, parse_options
+from ..options import Option, option_table
 from ..toolkit.paths import (F64, PathWalker, Route, compose_pooling, pooling, size_of,
                              warn_bias_lead)
 from .partition import partition
@@ -109,9 +109,6 @@ def _allow(x: np.ndarray, rounding: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- options and semantics
-def read_options(raw: dict, errs: ErrorCollector) -> dict:
-    """The target options with defaults, each checked (errors name the option)."""
-    return parse_options(raw, OPTIONS.values(), "loihi", errs)
 
 
 
@@ -784,7 +781,7 @@ def lower(graph: Graph, spec: LoihiSpec, options) -> LoihiProgram:
     g, sem, diags = graph, options.semantics, options.diagnostics
     fm = spec.formats
     errs = ErrorCollector()
-    opts = read_options(options.target_options, errs)
+    opts = options.option_values(errs)
     check_node_types(g, CAPABILITIES, errs)
     if any(e.code == "unsupported-node" for e in errs.errors):
         errs.raise_if_any()

@@ -21,7 +21,7 @@ import numpy as np
 from ...errors import Diagnostics, ErrorCollector, NirccError
 from ...ir import Graph
 from ..io import IOMap, Port
-from ..options import Option, option_table, parse_options
+from ..options import Option, option_table
 from ..toolkit.quantize import NumberFormat, QuantizationReport, Tensor, brief, quantize_group
 from . import placement
 from .program import CnnLayer, Destination, Exit, SpeckInput, SpeckProgram
@@ -45,15 +45,6 @@ OPTIONS = option_table([
            ("semantics", "min", "-threshold")),
     Option("layer2core", None, "explicit placement: {layer: core} or 'name:core,...'", "any"),
 ])
-
-# ---------------------------------------------------------------------- options
-def _options(options: Any) -> dict:
-    """The target options with defaults; NirccError for unknown keys or values."""
-    errs = ErrorCollector()
-    out = parse_options(getattr(options, "target_options", None), OPTIONS.values(), "speck", errs)
-    errs.raise_if_any()
-    return out
-
 
 @dataclass
 class _Layer:
@@ -110,11 +101,11 @@ class _Lowering:
         self.g = graph
         self.spec = spec
         self.options = options
-        self.opt = _options(options)
+        self.errs = ErrorCollector()
+        self.opt = options.option_values(self.errs)      # raised with the graph's errors
         self.sem = options.semantics
         self.dt = float(self.sem.dt)
         self.diags: Diagnostics = options.diagnostics
-        self.errs = ErrorCollector()
         self.quant = QuantizationReport()
 
     def info(self, code: str, message: str, node: Optional[str] = None, fld: Optional[str] = None) -> None:

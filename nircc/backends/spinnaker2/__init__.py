@@ -19,12 +19,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-
-
 from ..base import Target
 from . import emit as _emit
 from .emulator import S2Emulator
-from .lower import OPTIONS
+from .lower import OPTIONS, check_options
 from .program import S2Program
 from .spec import CAPABILITIES, DEFAULT_VARIANT, VARIANTS
 
@@ -42,6 +40,9 @@ class SpiNNaker2Target(Target):
 
     emulator_class = S2Emulator
     emulator_options = ("lif_curr_exp_order", "weight_rounding", "dense_limit")
+
+    def check_options(self, values, errs) -> None:
+        check_options(values, errs)
 
     def summary(self, program: S2Program) -> str:
         res = program.report.get("resources", {})

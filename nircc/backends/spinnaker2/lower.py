@@ -52,7 +52,7 @@ from .program import Conv2DProjection, ListProjection, NirProvenance, Population
 from ..capabilities import check_node_types
 from .spec import CAPABILITIES, S2Spec
 from ..io import IOMap, Port, state_key
-from ..options import Option, option_table, parse_options
+from ..options import Option, option_table
 from ..toolkit.paths import size_of, warn_bias_lead
 from .synapses import STAGE, S2Network, SynPath, extract
 
@@ -86,15 +86,11 @@ RELAY_PARAMS = {"threshold": 0.5, "alpha_decay": 0.0, "i_offset": 0.0, "v_reset"
 
 
 # ---------------------------------------------------------------------- options
-def read_options(raw: dict, spec: S2Spec, errs: ErrorCollector) -> dict:
-    """The target options with defaults, each checked (errors name the option)."""
-    opts = parse_options(raw, OPTIONS.values(), "spinnaker2", errs)
+def check_options(opts: dict, errs: ErrorCollector) -> None:
+    """Rules between the options (``SpiNNaker2Target.check_options``)."""
     if opts["weight_scale"] is not None and opts["weight_scale_percentile"] is not None:
         errs.add("weight_scale fixes every gain and weight_scale_percentile chooses them: give one",
                  field="weight_scale", code="option")
-    if opts["sys_tick_in_s"] is None:
-        opts["sys_tick_in_s"] = spec.sys_tick_in_s
-    return opts
 
 
 
@@ -398,7 +394,7 @@ def lower(graph: Graph, spec: S2Spec, options) -> S2Program:
     """Graph -> S2Program (module docstring); NirccError(s) for what the chip cannot do."""
     g, sem, diags = graph, options.semantics, options.diagnostics
     errs = ErrorCollector()
-    opts = read_options(options.target_options, spec, errs)
+    opts = options.option_values(errs)
     check_node_types(g, CAPABILITIES, errs)
     net = extract(g, sem.dt, errs, diags)
     errs.raise_if_any()
@@ -473,7 +469,8 @@ def lower(graph: Graph, spec: S2Spec, options) -> S2Program:
         "lags": {p: int(v) for p, v in lag.items()}, "semantics": sem.to_dict(),
         "source": g.meta.get("source"),
     }
-    program = S2Program(populations, projections, timesteps=opts["timesteps"], sys_tick_in_s=opts["sys_tick_in_s"],
+    tick = spec.sys_tick_in_s if opts["sys_tick_in_s"] is None else opts["sys_tick_in_s"]
+    program = S2Program(populations, projections, timesteps=opts["timesteps"], sys_tick_in_s=tick,
                         model_dt_s=sem.dt, variant=spec.name, meta=meta)
     program.validate(spec)
     resources = partition(program, spec, opts["input_rate"], frozenset(p.name for p in extra_pops))

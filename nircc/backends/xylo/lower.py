@@ -66,7 +66,7 @@ from ..toolkit.quantize import (DecayResult, brief, NumberFormat, QuantizationRe
                                 quantize_group)
 from ...semantics import Semantics, decay
 from ..io import IOMap, Port, state_key
-from ..options import Option, option_table, parse_options
+from ..options import Option, option_table
 from ..toolkit.paths import F64, PathWalker, Route, output_populations, size_of, warn_bias_lead
 from .program import XyloProgram
 from ..capabilities import check_node_types
@@ -107,9 +107,6 @@ class _Walker(PathWalker):
 
 
 # ---------------------------------------------------------------------- options and semantics
-def read_options(raw: dict, errs: ErrorCollector) -> dict:
-    """The target options with defaults, each checked (errors name the option)."""
-    return parse_options(raw, OPTIONS.values(), "xylo", errs)
 
 
 
@@ -408,7 +405,7 @@ def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
     """Graph -> XyloProgram (module docstring); NirccError(s) for what the chip cannot do."""
     g, sem, diags = graph, options.semantics, options.diagnostics
     errs = ErrorCollector()
-    opts = read_options(options.target_options, errs)
+    opts = options.option_values(errs)
     check_node_types(g, CAPABILITIES, errs)
     errs.raise_if_any()
     net = extract(g, spec, errs, diags, float(sem.dt))

@@ -26,7 +26,7 @@ import numpy as np
 
 from nircc.backends.capabilities import check_node_types
 from nircc.backends.io import IOMap, Port
-from nircc.backends.options import Option, option_table, parse_options
+from nircc.backends.options import Option, option_table
 from nircc.backends.toolkit.quantize import NumberFormat, QuantizationReport, Tensor, bitshift_decay, quantize_group
 from nircc.errors import ErrorCollector, NirccError
 from nircc.ir import Graph
@@ -148,7 +148,7 @@ def lower(graph: Graph, spec: ToySpec, options) -> ToyProgram:
     """Graph -> ToyProgram (module docstring); NirccError(s) for what ToyChip cannot do."""
     g, sem = graph, options.semantics
     errs = ErrorCollector()
-    opts = parse_options(options.target_options, OPTIONS.values(), "toy", errs)
+    opts = options.option_values(errs)
     errs.raise_if_any()
     inp, pairs = chain(g, errs)
     errs.raise_if_any()
