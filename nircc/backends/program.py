@@ -25,10 +25,11 @@ The report of a compile (resources, quantization, fidelity) lives beside the pro
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Optional
 
 from .._version import __version__
-from ..errors import NirccError
+from ..errors import ErrorCollector, NirccError
 
 HEADER_KEYS = ("schema", "schema_version", "nircc_version", "variant", "dt")
 
@@ -37,6 +38,16 @@ def header(schema: str, version: int, variant: str, dt: Optional[float]) -> dict
     """The five header keys (module docstring), in order."""
     return {"schema": schema, "schema_version": int(version), "nircc_version": __version__,
             "variant": variant, "dt": None if dt is None else float(dt)}
+
+
+def check_header(variant: str, dt: Optional[float], spec_name: str, errs: ErrorCollector,
+                 dt_field: str = "dt") -> None:
+    """The header's own checks, the same for every program: built for the variant it is
+    checked against, and ``dt`` (when given) a positive number of seconds."""
+    if variant != spec_name:
+        errs.add(f"program built for {variant!r}, checked against {spec_name!r}", None, "variant")
+    if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        errs.add(f"{dt_field} {dt} must be a positive number of seconds", None, dt_field)
 
 
 def read_header(doc: Any, schema: str, reads: tuple[int, ...], what: str,

@@ -90,6 +90,23 @@ def test_every_artifact_and_program_carries_the_common_header(target, tmp_path):
 
 
 @pytest.mark.parametrize("target", ALL)
+def test_every_program_checks_its_header_the_same_way(target):
+    """``validate`` refuses a program checked against another variant, or with a dt that is
+    not a positive number of seconds, in the same words on every target."""
+    res = compiled(target)
+    prog = res.program
+    prog.variant = "elsewhere"
+    dt_field = "model_dt_s" if hasattr(prog, "model_dt_s") else "dt"
+    setattr(prog, dt_field, -1.0)
+    with pytest.raises(nircc.NirccError) as e:
+        prog.validate(res.spec)
+    errors = getattr(e.value, "errors", [e.value])
+    said = {(x.field, x.message) for x in errors}
+    assert ("variant", f"program built for 'elsewhere', checked against '{res.options.variant}'") in said
+    assert (dt_field, f"{dt_field} -1.0 must be a positive number of seconds") in said
+
+
+@pytest.mark.parametrize("target", ALL)
 def test_run_layout_outputs_and_latency_as_declared(target):
     res = compiled(target)
     io = program_io(res.program)

@@ -10,6 +10,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ...errors import ErrorCollector
+from ..program import check_header
 from .program import LAYER_KINDS, ConvLayer, CubaNeurons, Layer, LoihiProgram, Synapse
 from .spec import SIGN_MODES, Formats, LoihiSpec
 from .weights import truncate_bits, determine_sign_mode, lava_weights
@@ -20,14 +21,11 @@ def validate_program(prog: LoihiProgram, spec: LoihiSpec) -> None:
     NirccErrors listing every violation (node = layer name, field, value, limit)."""
     fm = spec.formats
     errs = ErrorCollector()
-    if prog.variant != spec.name:
-        errs.add(f"program built for {prog.variant!r}, checked against {spec.name!r}", None, "variant")
+    check_header(prog.variant, prog.dt, spec.name, errs)
     mb = prog.input_message_bits
     if not isinstance(mb, int) or isinstance(mb, bool) or not 0 <= mb <= fm.max_message_bits:
         errs.add(f"input_message_bits {mb!r} not in 0..{fm.max_message_bits} (0 = binary spikes)", None,
                  "input_message_bits")
-    if prog.dt is not None and not (np.isfinite(prog.dt) and prog.dt > 0):
-        errs.add(f"dt {prog.dt} must be a positive number of seconds", None, "dt")
     if not prog.layers:
         errs.add("a program needs at least an input layer", None, "layers")
         errs.raise_if_any()

@@ -44,7 +44,7 @@ import numpy as np
 
 from ...errors import ErrorCollector, NirccError
 from ..toolkit.arrays import array_from_dict, array_to_dict, as_int_array
-from ..program import header, read_header
+from ..program import check_header, header, read_header
 from ...util import dumps
 from .spec import DEFAULT_VARIANT, SpeckSpec, get_spec, layer_memory
 
@@ -373,8 +373,7 @@ class SpeckProgram:
         violation (node = layer name or ``input`` / exit name, field, value and limit)."""
         spec = spec or get_spec(self.variant)
         errs = ErrorCollector()
-        if self.variant != spec.name:
-            errs.add(f"program built for {self.variant!r}, checked against {spec.name!r}", None, "variant")
+        check_header(self.variant, self.dt, spec.name, errs)
         if not self.layers:
             errs.add("a program needs at least one CNN layer", None, "layers")
         if len(self.layers) > spec.n_cores:

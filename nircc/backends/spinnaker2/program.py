@@ -52,7 +52,7 @@ import numpy as np
 
 from ...errors import ErrorCollector, NirccError
 from ...util import dumps
-from ..program import header, read_header
+from ..program import check_header, header, read_header
 from .spec import DEFAULT_VARIANT, MODEL_NAMES, RECORDABLE, RESETS, S2Spec, get_spec
 
 #: Format id of the JSON artifact.
@@ -364,15 +364,12 @@ class S2Program:
         NirccErrors listing every violation (node = population or projection name)."""
         spec = spec or get_spec(self.variant)
         errs = ErrorCollector()
-        if self.variant != spec.name:
-            errs.add(f"program built for {self.variant!r}, checked against {spec.name!r}", None, "variant")
+        check_header(self.variant, self.model_dt_s, spec.name, errs, "model_dt_s")
         if self.timesteps < 1:
             errs.add(f"timesteps {self.timesteps} must be >= 1", None, "timesteps")
         if not (np.isfinite(self.sys_tick_in_s) and self.sys_tick_in_s > 0):
             errs.add(f"sys_tick_in_s {self.sys_tick_in_s} must be a positive number of seconds", None,
                      "sys_tick_in_s")
-        if self.model_dt_s is not None and not (np.isfinite(self.model_dt_s) and self.model_dt_s > 0):
-            errs.add(f"model_dt_s {self.model_dt_s} must be a positive number of seconds", None, "model_dt_s")
         if not self.populations:
             errs.add("a program needs at least one population", None, "populations")
         pops: dict[str, Population] = {}

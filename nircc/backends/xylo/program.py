@@ -47,7 +47,7 @@ import numpy as np
 from ...errors import ErrorCollector
 from ...util import dumps
 from ..toolkit.arrays import array_from_dict, array_to_dict, as_int_array
-from ..program import header, read_header
+from ..program import check_header, header, read_header
 from .spec import DEFAULT_VARIANT, XyloSpec, get_spec
 
 SCHEMA = "nircc.xylo.program"
@@ -194,9 +194,7 @@ class XyloProgram:
         """
         spec = spec or get_spec(self.variant)
         errs = ErrorCollector()
-        if self.variant != spec.name:
-            errs.add(f"program is for variant {self.variant!r}, checked against {spec.name!r}",
-                     field="variant")
+        check_header(self.variant, self.dt, spec.name, errs)
         if not self._check_shapes(spec, errs):
             errs.raise_if_any()
         lo_w, hi_w = spec.weight_range

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from nircc.backends.program import header, read_header
+from nircc.backends.program import check_header, header, read_header
 from nircc.errors import ErrorCollector, NirccError
 from nircc.util import to_jsonable
 
@@ -73,6 +73,7 @@ class ToyProgram:
         listing each violation (node = layer name)."""
         spec = spec or get_spec(self.variant)
         errs = ErrorCollector()
+        check_header(self.variant, self.dt, spec.name, errs)
         if not self.layers:
             errs.add("a program needs at least one layer", None, "layers")
         width = None

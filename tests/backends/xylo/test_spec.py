@@ -161,7 +161,7 @@ def test_variant_structure_rules() -> None:
     assert messages(v1) == ["field 'bias_enable': Xylo v1 has no bias", "field 'bias_out': must be 0: Xylo v1 has no bias"]
 
     wrong = small("imu")
-    assert "field 'variant': program is for variant 'imu', checked against 'audio2'" in messages(wrong, spec=get_spec("audio2"))
+    assert "field 'variant': program built for 'imu', checked against 'audio2'" in messages(wrong, spec=get_spec("audio2"))
 
 
 def test_round_trip_is_lossless_and_json() -> None:
