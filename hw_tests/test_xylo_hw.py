@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 
 import nircc
+from nircc.backends.io import program_io
 
 pytestmark = pytest.mark.hw
 
@@ -71,8 +72,9 @@ def run_on_board(board, res: nircc.CompileResult, x: np.ndarray, tmp_path: Path)
 
 
 def check(board, res: nircc.CompileResult, tmp_path: Path, steps: int = 200) -> None:
-    x = next(iter(res.probe_inputs(steps, batch=1, rate=0.1, seed=0).values()))[:, 0]
-    x = x.reshape(x.shape[0], -1)
+    # the chip's input channels, always-on ones included (IOMap.constants: a bias moved onto
+    # an input channel must be driven on the board too)
+    x = program_io(res.program).encode(res.probe_inputs(steps, batch=1, rate=0.1, seed=0))[:, 0]
     emu = res.target.emulator(res.program).run(x[:, None, :], record=True)
     chip, rec = run_on_board(board, res, x, tmp_path)
     np.testing.assert_array_equal(chip, emu.outputs["readout"][:, 0])
@@ -145,8 +147,17 @@ def biased_network() -> nir.NIRGraph:
 def test_biased_network_on_the_board(board, tmp_path):
     """Every hidden and readout bias reaches the board (rockpool's ``bias_hidden`` and
     ``bias_out``: a misnamed one is dropped without a word by its ``**kwargs``)."""
-    res = nircc.compile(biased_network(), "xylo", variant=board[2], dt=1e-3, semantics="rockpool")
+    res = nircc.compile(biased_network(), "xylo", variant=board[2], dt=1e-3, semantics="rockpool",
+                        options={"bias_source": False})          # the biases in the chip's registers
     assert res.program.bias_enable
+    check(board, res, tmp_path)
+
+
+def test_bias_sources_on_the_board(board, tmp_path):
+    """The same net with its hidden biases on an always-on input channel (the default): the
+    board gets that channel's event at every step, as the emulator does."""
+    res = nircc.compile(biased_network(), "xylo", variant=board[2], dt=1e-3, semantics="rockpool")
+    assert [p.name for p in program_io(res.program).constants] == ["in/on"]
     check(board, res, tmp_path)
 
 

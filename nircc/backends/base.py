@@ -156,15 +156,30 @@ class Target(ABC):
 
     def pipeline(self, options: Any) -> list:
         """The passes this target needs, in order: the shared ones (shape inference,
-        canonicalization, Linear/Affine fusion); a target adds its legalizations here."""
+        canonicalization, Linear/Affine fusion), then the legalizations its capabilities
+        call for (:mod:`nircc.passes.legalize`)."""
         from ..passes import canonicalize, fuse_affine, infer_shapes
+        from ..passes.legalize import BiasSources
 
-        return [infer_shapes, canonicalize, fuse_affine]
+        return [infer_shapes, canonicalize, fuse_affine, BiasSources.for_target(self, options)]
+
+    def input_capacity(self, variant: Optional[str]) -> Optional[int]:
+        """Input channels the chip takes at most (None: no fixed limit), so a legalization
+        that adds a channel knows whether it still fits."""
+        return None
 
     def lower(self, graph, spec, options) -> Any:
         """Graph (after the pipeline) -> Program; NirccError for what the chip cannot do
-        (``lower.lower``)."""
-        return self._module("lower").lower(graph, spec, options)
+        (``lower.lower``).  Channels a legalization made always-on
+        (``graph.meta["constant_inputs"]``) become the I/O map's constant ports, so that
+        inputs keep the model's shapes."""
+        from ..passes.legalize import CONSTANT_INPUTS
+
+        program = self._module("lower").lower(graph, spec, options)
+        constants = graph.meta.get(CONSTANT_INPUTS)
+        if constants and "io" in (getattr(program, "meta", None) or {}):
+            program.meta["io"] = IOMap.from_dict(program.meta["io"]).with_constants(constants).to_dict()
+        return program
 
     def emit(self, program, out_dir: Path) -> list[Path]:
         """Write the SDK-neutral artifact into ``out_dir``; returns the files written

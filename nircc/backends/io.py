@@ -17,6 +17,10 @@ into NIR-shaped outputs:
   channels ``offset .. offset + size`` of it, for a membrane read-out the chip units per
   reference unit (``scale``: one value or one per neuron), and ``latency``: the steps by
   which the chip's output lags the reference;
+* a constant :class:`Port` (``IOMap.constants``) is an input channel the chip receives one
+  event on at every step, which the user does not supply: the always-on source of a bias
+  that a legalization moved out of an Affine (:mod:`nircc.passes.legalize`, "bias
+  sources"); :meth:`IOMap.encode` fills it, and a board must be driven the same way;
 * a state :class:`Port` (``IOMap.states``) names a recorded state ``"<node>/<state>"`` and the
   channels ``offset .. offset + size`` of the emulator's entry ``key`` that hold it (in
   ``states`` for ``kind="state"``, in ``outputs`` for ``kind="spikes"``): for an emulator that
@@ -98,6 +102,7 @@ class IOMap:
     tensor: Optional[tuple[int, ...]] = None       # "tensor": the chip's input shape
     extra: dict = field(default_factory=dict)      # target-specific, JSON-able (e.g. layer maps)
     states: tuple[Port, ...] = ()                  # recorded chip registers -> "<node>/<state>"
+    constants: tuple[Port, ...] = ()               # always-on input channels (one event per step)
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -144,16 +149,44 @@ class IOMap:
                 raise NirccError(f"input is [T, B] = {list(x.shape[:2])}, others {list(t_b)}", p.name, "inputs")
             t_b = x.shape[:2]
             arrays[p.name] = x.reshape(x.shape[:2] + (p.size,))
+        for p in self.constants:
+            arrays[p.name] = np.ones(t_b + (p.size,), np.int64)
+        ports = self.inputs + self.constants
         if self.layout == "keys":
-            return {p.key: arrays[p.name] for p in self.inputs}
+            if not self.constants:
+                return {p.key: arrays[p.name] for p in self.inputs}
+            widths: dict[str, int] = {}
+            for p in ports:
+                widths[p.key] = max(widths.get(p.key, 0), p.offset + p.size)
+            keyed = {k: np.zeros(t_b + (w,), np.int64) for k, w in widths.items()}
+            for p in ports:
+                keyed[p.key][..., p.offset:p.offset + p.size] = arrays[p.name]
+            return keyed
         if self.layout == "tensor":
             (p,) = self.inputs
             return arrays[p.name].reshape(t_b + tuple(self.tensor))
-        width = self.channels if self.channels is not None else sum(p.size for p in self.inputs)
+        width = self.channels if self.channels is not None else sum(p.size for p in ports)
         out = np.zeros(t_b + (width,), np.int64)
-        for p in self.inputs:
+        for p in ports:
             out[..., p.offset:p.offset + p.size] = arrays[p.name]
         return out
+
+    def with_constants(self, constants: Mapping[str, int]) -> "IOMap":
+        """This map with the last ``constants[name]`` channels of each named input port made
+        constant ports (``"<input>/on"``), so that the user supplies only the rest."""
+        inputs, extra = [], list(self.constants)
+        for p in self.inputs:
+            k = int(constants.get(p.name, 0))
+            if k <= 0:
+                inputs.append(p)
+                continue
+            if len(p.shape) != 1 or p.shape[0] <= k:
+                raise ValueError(f"input {p.name!r} of shape {list(p.shape)} has no {k} trailing channels to hold")
+            n = p.shape[0] - k
+            inputs.append(Port(p.name, (n,), p.key, p.offset, p.kind, p.scale, p.latency))
+            extra.append(Port(f"{p.name}/on", (k,), p.key, p.offset + n, p.kind))
+        return IOMap(tuple(inputs), self.outputs, self.layout, self.channels, self.tensor, dict(self.extra),
+                     self.states, tuple(extra))
 
     def decode(self, result: Any) -> dict[str, np.ndarray]:
         """The emulator's result -> NIR Output name -> ``[T, B, *shape]``: spike counts as the
@@ -190,10 +223,13 @@ class IOMap:
 
     # ------------------------------------------------------------------ records
     def to_dict(self) -> dict[str, Any]:
-        return {"inputs": [p.to_dict() for p in self.inputs], "outputs": [p.to_dict() for p in self.outputs],
-                "layout": self.layout, "channels": self.channels,
-                "tensor": None if self.tensor is None else list(self.tensor), "extra": dict(self.extra),
-                "states": [p.to_dict() for p in self.states]}
+        d = {"inputs": [p.to_dict() for p in self.inputs], "outputs": [p.to_dict() for p in self.outputs],
+             "layout": self.layout, "channels": self.channels,
+             "tensor": None if self.tensor is None else list(self.tensor), "extra": dict(self.extra),
+             "states": [p.to_dict() for p in self.states]}
+        if self.constants:                  # absent when none: artifacts without them are unchanged
+            d["constants"] = [p.to_dict() for p in self.constants]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "IOMap":
@@ -201,7 +237,8 @@ class IOMap:
                    outputs=tuple(Port.from_dict(p) for p in d["outputs"]), layout=str(d.get("layout", "channels")),
                    channels=None if d.get("channels") is None else int(d["channels"]),
                    tensor=None if d.get("tensor") is None else tuple(int(x) for x in d["tensor"]),
-                   extra=dict(d.get("extra") or {}), states=tuple(Port.from_dict(p) for p in d.get("states") or ()))
+                   extra=dict(d.get("extra") or {}), states=tuple(Port.from_dict(p) for p in d.get("states") or ()),
+                   constants=tuple(Port.from_dict(p) for p in d.get("constants") or ()))
 
 
 def _counts(x: Any, p: Port) -> np.ndarray:

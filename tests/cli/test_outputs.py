@@ -114,10 +114,10 @@ def test_an_option_changes_only_its_target(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--target", "all", "--option", "bogus=1"],
-     "field 'option': --option 'bogus=1': no target takes 'bogus' (loihi: weight_scale, rounding, tau_tolerance; "
-     "speck: mode, order, overflow, spike, dvs, dvs_sensor, bias_bits, threshold_low, layer2core; spinnaker2: "
-     "weight_scale, weight_scale_percentile, delay_mode, timesteps, sys_tick_in_s, record, record_v, input_rate; "
-     "xylo: quantization, threshold_max, tau_tolerance, readout_headroom)"),
+     "field 'option': --option 'bogus=1': no target takes 'bogus' (loihi: weight_scale, rounding, tau_tolerance, "
+     "bias_source; speck: mode, order, overflow, spike, dvs, dvs_sensor, bias_bits, threshold_low, layer2core; "
+     "spinnaker2: weight_scale, weight_scale_percentile, delay_mode, timesteps, sys_tick_in_s, record, record_v, "
+     "input_rate, bias_source; xylo: quantization, threshold_max, tau_tolerance, readout_headroom, bias_source)"),
     (["--target", "xylo", "--option", "loihi.rounding=nearest"],
      "field 'option': --option 'loihi.rounding=nearest' is for loihi, which this command does not compile "
      "(--target xylo)"),
@@ -161,7 +161,7 @@ def test_dumps_belong_to_their_compile(tmp_path, capsys):
     out = tmp_path / "out"
     assert run(capsys, TINY, "--target", "xylo", "-o", str(out), "--dump-after", "all", "-q")[0] == 0
     dumped = [f for f in _files(out) if f.endswith(".nir")]
-    assert dumped == ["01-infer_shapes.nir", "02-canonicalize.nir", "03-fuse_affine.nir"]
+    assert dumped == ["01-infer_shapes.nir", "02-canonicalize.nir", "03-fuse_affine.nir", "04-bias_sources.nir"]
     assert json.loads((out / "report.json").read_text())["files"] == _files(out)
     assert run(capsys, TINY, "--target", "xylo", "-o", str(out), "-q")[0] == 0
     assert _files(out) == ["report.json", "xylo.json", "xylo_spec.npz"]

@@ -74,6 +74,7 @@ from ..toolkit.quantize import (DecayResult, NumberFormat, QuantizationReport, T
                                 quantize_group)
 from ...semantics import Semantics, decay
 from ..io import IOMap, Port, state_key
+from ...passes.legalize import BIAS_SOURCE_OPTION
 from ..options import Option, option_table
 from ..toolkit.paths import (F64, PathWalker, Route, compose_pooling, pooling, size_of,
                              warn_bias_lead)
@@ -96,6 +97,7 @@ OPTIONS = option_table([
     Option("rounding", "trunc", "trunc (the NIR paper's int()) or nearest (half-even)", "choice", tuple(ROUNDINGS)),
     Option("tau_tolerance", 0.01, "relative time-constant error above which a tau-approximated warning is given",
            "number", lo=0),
+    BIAS_SOURCE_OPTION,
 ])
 #: ``rounding = trunc`` truncates toward zero after this relative allowance (two float32 ulps):
 #: a value meant to be an integer that the float32 parameters of a file put a hair below it

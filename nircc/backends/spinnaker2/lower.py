@@ -52,6 +52,7 @@ from .program import Conv2DProjection, ListProjection, NirProvenance, Population
 from ..capabilities import check_node_types
 from .spec import CAPABILITIES, S2Spec
 from ..io import IOMap, Port, state_key
+from ...passes.legalize import BIAS_SOURCE_OPTION
 from ..options import Option, option_table
 from ..toolkit.paths import size_of, warn_bias_lead
 from .synapses import STAGE, S2Network, SynPath, extract
@@ -80,6 +81,7 @@ OPTIONS = option_table([
     Option("record_v", False, "also record v of spiking output populations", "bool"),
     Option("input_rate", 0.1, "expected input spikes per neuron and step (spike_list memory)", "number",
            lo=0, hi=1),
+    BIAS_SOURCE_OPTION,
 ])
 #: The relay neuron: fires in the step a spike arrives (v = 1 > 0.5), forgets at once.
 RELAY_PARAMS = {"threshold": 0.5, "alpha_decay": 0.0, "i_offset": 0.0, "v_reset": 0.0, "reset": "reset_to_v_reset"}

@@ -17,6 +17,7 @@
 """
 from __future__ import annotations
 
+from typing import Optional
 
 
 from ..base import Target
@@ -38,6 +39,9 @@ class XyloTarget(Target):
     description = "SynSense Xylo: one recurrent block of up to 1000 integer LIF neurons, 16 inputs, 8-32 readouts"
 
     emulator_class = XyloEmulator
+
+    def input_capacity(self, variant: Optional[str]) -> Optional[int]:
+        return self.spec(variant).n_input
 
     def summary(self, program: XyloProgram) -> str:
         res = program.report.get("resources", {})

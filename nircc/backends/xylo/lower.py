@@ -66,6 +66,7 @@ from ..toolkit.quantize import (DecayResult, brief, NumberFormat, QuantizationRe
                                 quantize_group)
 from ...semantics import Semantics, decay
 from ..io import IOMap, Port, state_key
+from ...passes.legalize import BIAS_SOURCE_OPTION
 from ..options import Option, option_table
 from ..toolkit.paths import F64, PathWalker, Route, output_populations, size_of, warn_bias_lead
 from .program import XyloProgram
@@ -94,6 +95,7 @@ OPTIONS = option_table([
            lo=0),
     Option("readout_headroom", 64, "largest weights a membrane read-out's V holds before int16 saturates", "int",
            lo=1, hi=V_RANGE),
+    BIAS_SOURCE_OPTION,
 ])
 
 

@@ -38,6 +38,7 @@ import numpy as np
 import pytest
 
 import nircc
+from nircc.backends.io import program_io
 from nircc.backends.loihi.emit import NET, NET_FORMAT, PROGRAM, load_net, load_program, write_net
 from nircc.backends.loihi.emulator import LoihiEmulator
 from nircc.backends.loihi.weights import netx_synapse
@@ -116,7 +117,10 @@ def test_paper_default_gain(paper):
 
 
 # ---------------------------------------------------------------------- Braille (snnTorch)
-@pytest.mark.parametrize("name, floor, du_dv", [("braille_noDelay_bias_zero", 0.97, (1842, 409)),
+# bias_zero's floor: 0.963 measured with its hidden bias on an always-on input channel (the
+# default, nircc.passes.legalize: exact in time, but an 8-bit weight), 0.970 in the chip's
+# 13-bit bias mantissa (bias_source=false: its steady state from step 0)
+@pytest.mark.parametrize("name, floor, du_dv", [("braille_noDelay_bias_zero", 0.96, (1842, 409)),
                                                 ("braille_noDelay_noBias_subtract", 0.92, (1023, 614))])
 def test_braille_reset_zero(name, floor, du_dv):
     res = nircc.compile(DATA / f"{name}.nir", "loihi", semantics=Semantics(reset="zero"))
@@ -330,7 +334,8 @@ def test_compiled_net_runs_in_netx_bit_exact(case, netx_python, tmp_path):
     prog = res.program
     if x is None:
         x = res.probe_inputs(40, 2, 0.15, seed=1)[res.graph.inputs[0]]
-    x = np.asarray(x).reshape(x.shape[0], x.shape[1], -1).astype(np.int64)
+    # the input layer's channels, always-on ones included (braille's bias sources)
+    x = program_io(prog).encode({res.graph.inputs[0]: np.asarray(x)})
     res.save(tmp_path / "out")
     (tmp_path / "runner.py").write_text(NETX_RUNNER)
     np.savez(tmp_path / "x.npz", x=x)

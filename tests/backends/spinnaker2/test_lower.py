@@ -112,7 +112,8 @@ def test_cuba_lif_parameters_and_steady_state_bias():
     cuba = nir.CubaLIF(tau_syn=np.full(1, tau_syn, F32), tau_mem=np.full(1, tau_mem, F32), r=np.full(1, 4, F32),
                        v_leak=np.zeros(1, F32), v_threshold=np.full(1, 2, F32), v_reset=np.zeros(1, F32),
                        w_in=np.full(1, 2, F32))
-    res = build(chain(inp=I(np.array([1])), fc=aff([[1.0]], [0.5]), n=cuba, out=nir.Output(np.array([1]))))
+    g = chain(inp=I(np.array([1])), fc=aff([[1.0]], [0.5]), n=cuba, out=nir.Output(np.array([1])))
+    res = build(g, bias_source=False)                # the bias in i_offset (the default: test below)
     p = params(res, "n")
     # k = b_m r b_s w_in = 1/4 * 4 * 1/2 * 2 = 1: S = g = 127
     assert res.program.population("n").neuron_model == "lif_curr_exp_no_delay"
@@ -120,6 +121,12 @@ def test_cuba_lif_parameters_and_steady_state_bias():
     assert p["threshold"] == F32(254) and p["i_offset"] == F32(127 * 0.5 / 0.5)   # g bias / b_syn
     assert rows(res, "fc") == [[0, 0, 127, 0]]
     assert "cuba-bias-steady-state" in codes(res) and "bias-lead" in codes(res)
+    # by default the bias is the weight of an always-on input channel (nircc.passes.legalize):
+    # the same gain, the input population one neuron wider, no i_offset, no approximation
+    res = build(g)
+    p = params(res, "n")
+    assert (p["threshold"], p["i_offset"]) == (F32(254), 0) and rows(res, "fc") == [[0, 0, 127, 0], [1, 0, 64, 0]]
+    assert "cuba-bias-steady-state" not in codes(res) and res.diagnostics.with_code("bias-source")
 
 
 def test_reset_subtract_and_ge_threshold():

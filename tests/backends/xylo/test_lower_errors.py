@@ -125,9 +125,16 @@ def test_threshold_not_positive():
 
 
 def test_bias_on_xylo_v1():
+    """Xylo v1 has no neuron bias: kept in the chip's bias it is refused; moved onto an
+    always-on input channel (the default, nircc.passes.legalize) it is an input weight."""
     g = net(fc=nir.Affine(weight=np.ones((3, 2), F32), bias=np.array([0.0, 0.1, 0.0], F32)))
-    assert errors_of(g, variant="v1") == [("h", "bias", "bias", "Xylo v1 has no neuron bias; 'h' receives one")]
-    assert compile_(g).program.bias.tolist() == [0, 127, 0]        # Audio 2 has one
+    assert errors_of(g, variant="v1", bias_source=False) == [
+        ("h", "bias", "bias", "Xylo v1 has no neuron bias; 'h' receives one")]
+    assert compile_(g, bias_source=False).program.bias.tolist() == [0, 127, 0]        # Audio 2 has one
+    v1 = compile_(g, variant="v1").program
+    assert not v1.bias_enable and v1.weights_in.shape[0] == 3      # 2 inputs + the always-on one
+    np.testing.assert_array_equal(v1.weights_in[:2, :, 0] != 0, np.ones((2, 3), bool))
+    np.testing.assert_array_equal(v1.weights_in[2, :, 0] != 0, [False, True, False])
 
 
 def test_every_bad_option_at_once():
