@@ -518,14 +518,31 @@ def neuron_plan(g: Graph, node: str, beta: np.ndarray, sem: Semantics, rounding:
             errs.extend(e)
             return None
         rel = np.abs(d.tau_effective - tau) / tau
-        d = dataclasses.replace(d, tau=tau, max_rel_tau_error=float(np.max(rel)))
-        decays.append(d)
         q = np.asarray(d.q, np.int64)
         if np.any(q != q[0]):
-            errs.add(f"{fld} spans {float(d.tau.min()):g}..{float(d.tau.max()):g} s, giving {what} "
-                     f"{int(q.min())}..{int(q.max())}: a Loihi layer has one {what}", node, fld, code="non-uniform")
-            return None
+            # one decay per layer: the median neuron's (its realised tau for every neuron, also
+            # in the input gain, so a spike's total charge is kept), with the error it costs
+            i = int(np.argsort(q, kind="stable")[(q.size - 1) // 2])
+            tau_s = float(d.tau_effective[i])
+            rel = np.abs(tau_s - tau) / tau
+            diags.warn("tau-shared", f"{fld} spans {float(tau.min()):g}..{float(tau.max()):g} s ({what} "
+                       f"{int(q.min())}..{int(q.max())}) and a Loihi layer has one {what}: realised as {what} = "
+                       f"{int(q[i])} (tau {tau_s:.4g} s, the median neuron's) for all {q.size} neurons; relative "
+                       f"tau error up to {float(rel.max()):.3g} (median {float(np.median(rel)):.3g}). One NIR "
+                       "node per time constant would be exact", node, fld, STAGE)
+            shared[fld] = tau_s
+            q = np.full_like(q, q[i])
+            d = dataclasses.replace(d, q=q, tau_effective=np.full(tau.shape, tau_s),
+                                    decay=np.full(tau.shape, np.asarray(d.decay).reshape(-1)[i]))
+        d = dataclasses.replace(d, tau=tau, max_rel_tau_error=float(np.max(rel)))
+        decays.append(d)
         return int(q[0])
+
+    shared: dict[str, float] = {}
+
+    def tau_of(fld: str) -> np.ndarray:
+        """The time constant the layer realises: the neuron's own, or the one it shares."""
+        return np.full(get(fld).shape, shared[fld]) if fld in shared else get(fld)
 
     r = get("r")
     if t in ("LIF", "LI"):
@@ -537,13 +554,13 @@ def neuron_plan(g: Graph, node: str, beta: np.ndarray, sem: Semantics, rounding:
     if du is None or dv is None:
         return None
     if t in ("LIF", "LI"):
-        _, b = decay(get("tau"), dt, sem.discretization)
+        _, b = decay(tau_of("tau"), dt, sem.discretization)
         k_in, bias_v = b * r, b * (get("v_leak") + r * beta)
     elif t in ("IF", "I"):
         k_in, bias_v = dt * r, dt * r * beta
     else:
-        _, b_s = decay(get("tau_syn"), dt, sem.discretization, "syn")
-        _, b_m = decay(get("tau_mem"), dt, sem.discretization)
+        _, b_s = decay(tau_of("tau_syn"), dt, sem.discretization, "syn")
+        _, b_m = decay(tau_of("tau_mem"), dt, sem.discretization)
         w_in = get("w_in")
         k_in = b_m * r * b_s * w_in
         bias_v = b_m * (get("v_leak") + r * w_in * beta)
