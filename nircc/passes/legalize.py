@@ -53,9 +53,9 @@ BIAS_SOURCE_OPTION = Option("bias_source", True, "biases into synaptic currents 
                             "choice", (True, False))
 
 
-def _weight(op: Any) -> Optional[np.ndarray]:
-    w = np.asarray(getattr(op, "weight", None), dtype=np.float64) if hasattr(op, "weight") else None
-    return w if w is not None and w.ndim == 2 else None
+def _matrix(g: Graph, n: str) -> bool:
+    """An Affine or Linear with a 2-D weight."""
+    return g.type(n) in ("Affine", "Linear") and np.ndim(g.op(n).weight) == 2
 
 
 def _bias(g: Graph, n: str) -> np.ndarray:
@@ -77,10 +77,10 @@ def bias_sources(graph: Graph, capabilities: Any = None, input_capacity: Optiona
         if g0.type(n) not in SYNAPTIC:
             continue
         preds = g0.predecessors(n)
-        if not preds or any(g0.type(p) not in ("Affine", "Linear") or _weight(g0.op(p)) is None for p in preds):
+        if not preds or not all(_matrix(g0, p) for p in preds):
             continue
         biased = [p for p in preds if g0.type(p) == "Affine" and np.any(_bias(g0, p) != 0)]
-        if not biased:
+        if not biased or any(g0.successors(p) != [n] for p in biased):    # a bias others read stays
             continue
         total = np.sum([_bias(g0, p) for p in biased], axis=0)
         feeder = next((p for p in preds if (p, n) not in back and g0.successors(p) == [n]
@@ -89,8 +89,7 @@ def bias_sources(graph: Graph, capabilities: Any = None, input_capacity: Optiona
             continue
         x = g0.predecessors(feeder)[0]
         shape = g0.out_shape(x)
-        if shape is None or len(shape) != 1 or \
-                any(_weight(g0.op(s)) is None or g0.type(s) not in ("Affine", "Linear") for s in g0.successors(x)):
+        if shape is None or len(shape) != 1 or not all(_matrix(g0, s) for s in g0.successors(x)):
             continue
         plans.append((n, feeder, x, total, biased))
     if not plans:

@@ -80,6 +80,14 @@ def test_no_rewrite_where_the_chip_or_the_graph_does_not_call_for_it():
     g2 = prepared(nircc.load(nir.NIRGraph(nodes=nodes, edges=[("in", "fc"), ("fc", "h"), ("h", "out"),
                                                                 ("in", "h2"), ("h2", "out2")])))
     assert bias_sources(g2, MEMBRANE) is g2
+    # a biased Affine that also feeds another neuron keeps its bias (the other reads it too)
+    nodes = {"in": nir.Input(input_type={"input": np.array([3])}), "fc": nir.Linear(W_IN),
+             "fb": nir.Affine(W_IN, B_IN), "h": cuba(5), "h2": cuba(5),
+             "out": nir.Output(output_type={"output": np.array([5])}),
+             "out2": nir.Output(output_type={"output": np.array([5])})}
+    g3 = prepared(nircc.load(nir.NIRGraph(nodes=nodes, edges=[
+        ("in", "fc"), ("fc", "h"), ("in", "fb"), ("fb", "h"), ("fb", "h2"), ("h", "out"), ("h2", "out2")])))
+    assert sorted(g3.predecessors("h")) == ["fb", "fc"] and bias_sources(g3, MEMBRANE) is g3
     # one more channel would not fit the chip
     full = bias_sources(g, MEMBRANE, input_capacity=3)
     assert CONSTANT_INPUTS not in full.meta and [d.code for d in full.diagnostics][-1] == "bias-source-skipped"
