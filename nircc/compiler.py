@@ -50,14 +50,22 @@ class CompileOptions:
     resolved: Optional[Resolved] = None      # how the model's semantics were chosen
     #: the Target compiling (its options table and rules); None: looked up by ``target``
     backend: Optional["_backends.Target"] = field(default=None, repr=False, compare=False)
+    _parsed: Optional[tuple] = field(default=None, init=False, repr=False, compare=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.target_options.get(key, default)
 
     def option_values(self, errs: ErrorCollector) -> dict[str, Any]:
-        """Every option of the target, given or default, checked by ``Target.parse_options``;
-        problems go into ``errs`` (the lowering raises them with the graph's errors)."""
-        return (self.backend or _backends.get(self.target)).parse_options(self.target_options, errs)
+        """Every option of the target, given or default, checked by ``Target.parse_options``
+        once (the pipeline and the lowering both read them); problems go into ``errs`` (the
+        lowering raises them with the graph's errors)."""
+        if self._parsed is None:
+            mine = ErrorCollector()
+            values = (self.backend or _backends.get(self.target)).parse_options(self.target_options, mine)
+            self._parsed = (values, tuple(mine.errors))
+        values, problems = self._parsed
+        errs.errors.extend(problems)
+        return dict(values)
 
 
 @dataclass

@@ -149,6 +149,17 @@ def test_documented_options_with_defaults_are_accepted_and_unknown_refused(targe
 
 
 @pytest.mark.parametrize("target", ALL)
+def test_options_are_parsed_once_per_compile(target, monkeypatch):
+    """The pipeline (its legalizations) and the lowering read the same parsed options."""
+    tgt = backends.get(target)
+    calls = []
+    real = type(tgt).parse_options
+    monkeypatch.setattr(type(tgt), "parse_options", lambda self, raw, errs: calls.append(raw) or real(self, raw, errs))
+    nircc.compile(tiny(), target, dt=1.0, semantics="nir")
+    assert calls == [{}]
+
+
+@pytest.mark.parametrize("target", ALL)
 def test_emulate_artifact_runs_what_was_written(target, tmp_path, capsys):
     model = tmp_path / "m.nir"
     nircc.save(nircc.load(tiny()), model)
