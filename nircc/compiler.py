@@ -221,11 +221,12 @@ def compile(source: Any, target: str = "xylo", *, variant: Optional[str] = None,
     spec = tgt.spec(v)
     resolved = resolve_semantics(g, semantics, dt)
     g = resolved.graph
-    chip_sem, sem_diags = tgt.realise_semantics(g, resolved.semantics)
     diags = resolved.diagnostics.copy()
+    opts = CompileOptions(target=tgt.name, variant=v, semantics=resolved.semantics,
+                          target_options=dict(options or {}), diagnostics=diags,
+                          model_semantics=resolved.semantics, resolved=resolved, backend=tgt)
+    opts.semantics, sem_diags = tgt.realise_semantics(g, resolved.semantics, opts)
     diags.extend(sem_diags)
-    opts = CompileOptions(target=tgt.name, variant=v, semantics=chip_sem, target_options=dict(options or {}),
-                          diagnostics=diags, model_semantics=resolved.semantics, resolved=resolved, backend=tgt)
     pm = PassManager(tgt.pipeline(opts), dump_after=dump_after, dump_dir=dump_dir, time_passes=time_passes)
     piped = pm.run(g)
     program = tgt.lower(piped.graph, spec, opts)

@@ -101,8 +101,15 @@ class Target(ABC):
         the closest stand-in for the others (options not listed: every value)."""
         return dict(self.capabilities.rules) if self.capabilities else {}
 
-    def realise_semantics(self, graph, sem) -> tuple[Any, Any]:
-        """The semantics the chip runs for a model with semantics ``sem``, and a warning.
+    def rules_for(self, options=None) -> dict[str, tuple[str, ...]]:
+        """The rules the chip realises under a compile's ``options`` (a
+        :class:`~nircc.compiler.CompileOptions`, None: the defaults): :attr:`semantics_rules`,
+        unless a target option removes one (Xylo's ``single_spike``)."""
+        return self.semantics_rules
+
+    def realise_semantics(self, graph, sem, options=None) -> tuple[Any, Any]:
+        """The semantics the chip runs for a model with semantics ``sem`` under the
+        compile's ``options`` (:meth:`rules_for`), and a warning.
 
         One policy for every target: where the model's rule is one the chip cannot realise
         (:attr:`semantics_rules`) and it matters for this graph (reset, spike and threshold
@@ -119,7 +126,7 @@ class Target(ABC):
         leaky = [n for n in graph.nodes if graph.type(n) in ("LIF", "LI", "CubaLIF", "CubaLI")
                  and np.any(np.asarray(getattr(graph.op(n), "v_leak", 0.0)) != 0)]
         changes, words = {}, []
-        for option, allowed in self.semantics_rules.items():
+        for option, allowed in self.rules_for(options).items():
             nodes = leaky if option == "initial_v" else spiking
             value = getattr(sem, option)
             if not nodes or value in allowed:

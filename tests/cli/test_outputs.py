@@ -117,7 +117,7 @@ def test_an_option_changes_only_its_target(capsys):
      "field 'option': --option 'bogus=1': no target takes 'bogus' (loihi: weight_scale, rounding, tau_tolerance, "
      "bias_source; speck: mode, order, overflow, spike, dvs, dvs_sensor, bias_bits, threshold_low, layer2core; "
      "spinnaker2: weight_scale, weight_scale_percentile, delay_mode, timesteps, sys_tick_in_s, record, record_v, "
-     "input_rate, bias_source; xylo: quantization, threshold_max, tau_tolerance, readout_headroom, bias_source)"),
+     "input_rate, bias_source; xylo: quantization, threshold_max, tau_tolerance, readout_headroom, single_spike, bias_source)"),
     (["--target", "xylo", "--option", "loihi.rounding=nearest"],
      "field 'option': --option 'loihi.rounding=nearest' is for loihi, which this command does not compile "
      "(--target xylo)"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Optional
 
 
+from ...errors import ErrorCollector
 from ..base import Target
 from .emulator import XyloEmulator
 from .lower import OPTIONS
@@ -39,6 +40,12 @@ class XyloTarget(Target):
     description = "SynSense Xylo: one recurrent block of up to 1000 integer LIF neurons, 16 inputs, 8-32 readouts"
 
     emulator_class = XyloEmulator
+
+    def rules_for(self, options=None) -> dict[str, tuple[str, ...]]:
+        rules = self.semantics_rules
+        if options is None or not options.option_values(ErrorCollector())["single_spike"]:
+            rules["spike"] = ("multi",)
+        return rules
 
     def input_capacity(self, variant: Optional[str]) -> Optional[int]:
         return self.spec(variant).n_input

@@ -42,7 +42,9 @@ approximations are diagnostics with stage ``xylo``):
    readout, with one gain per post-neuron (``quantization=channel``, default) or per
    block (``global``, rockpool's ``global_quantize``).  Weights are int8 mantissas with
    a per-matrix shift 0..8 (``weight_shift_in/rec/out``: the effective weight
-   ``w << shift`` stays inside int16), thresholds int16 in ``[1, threshold_max]`` (one
+   ``w << shift`` stays inside int16), thresholds int16 in ``[1, threshold_max]``, or
+   :data:`SINGLE_THRESHOLD` for every hidden neuron of a one-spike-per-step model (option
+   ``single_spike``: ``V`` saturates below two thresholds, so one spike per step) (one
    that rounds to 0 is raised to 1: ``threshold-raised``), biases
    the chip's int8.  The chip's ``V`` is the reference's ``v`` times the gain.  A
    membrane read-out (LI, CubaLI) has no threshold to bound its gain: ``V`` must hold
@@ -59,7 +61,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ...errors import Diagnostics, ErrorCollector
+from ...errors import Diagnostics, ErrorCollector, NirccError
 from ...ir import Graph
 from ...ir.graph import NEURON_TYPES
 from ..toolkit.quantize import (DecayResult, brief, NumberFormat, QuantizationReport, Tensor, bitshift_decay,
@@ -82,6 +84,9 @@ I16_MAX = 32767
 #: the V range a membrane read-out keeps free for ``readout_headroom`` of its largest weight:
 #: 127 << 8, so that a power-of-two headroom 2**p gives that weight the full mantissa 127 << (8 - p)
 V_RANGE = 127 << 8
+#: the hidden threshold of a single-spike model: V saturates at 32767 < 2 * 16384, so the
+#: chip's ``while V >= threshold`` loop stops after one spike (docs/targets/xylo.md)
+SINGLE_THRESHOLD = 1 << 14
 #: the decay shift of a neuron without synaptic state (its input spreads over 1/2, 1/4, ...)
 NO_SYNAPSE_DASH = 1
 
@@ -95,6 +100,9 @@ OPTIONS = option_table([
            lo=0),
     Option("readout_headroom", 64, "largest weights a membrane read-out's V holds before int16 saturates", "int",
            lo=1, hi=V_RANGE),
+    Option("single_spike", False, "a model with one spike per step keeps it: hidden thresholds SINGLE_THRESHOLD, "
+           "so V (int16) never holds two (false, default: thresholds up to threshold_max, up to 31 spikes per step)",
+           "bool"),
     BIAS_SOURCE_OPTION,
 ])
 
@@ -376,15 +384,29 @@ def _formats(spec: XyloSpec, opts: dict) -> tuple[NumberFormat, NumberFormat, Nu
 
 def quantize_block(name: str, weights: list[tuple[str, np.ndarray, Optional[str]]], plan_thr: np.ndarray,
                    spiking: np.ndarray, bias_v: np.ndarray, spec: XyloSpec, opts: dict, has_bias: bool,
-                   qreport: QuantizationReport, node: str):
+                   qreport: QuantizationReport, node: str, single: bool = False):
     """One scale group (module docstring step 6).  ``weights``: (tensor name, values
     [n_pre, n_post], node); ``plan_thr`` the thresholds (0 for read-outs, masked by
     ``spiking``).  A neuron that does not spike (a membrane read-out) has no threshold to
     bound its gain; ``v_range`` does instead: ``readout_headroom`` times its largest
-    weight must fit in ``V_RANGE``, else its V saturates (and fires at 32767)."""
+    weight must fit in ``V_RANGE``, else its V saturates (and fires at 32767).
+    ``single``: every neuron spikes and its gain puts its threshold at
+    :data:`SINGLE_THRESHOLD` (one gain per block: the lowest threshold's; the others
+    must stay below 2 ** 15), weights and bias saturating where they exceed their
+    formats at that gain."""
     fw, fthr, fb = _formats(spec, opts)
     channel = opts["quantization"] == "channel"
     n = plan_thr.size
+    gain = None
+    if single:
+        fthr = NumberFormat(spec.threshold_bits, signed=True, lo=0, hi=I16_MAX, dtype="int16",
+                            name=f"int{spec.threshold_bits}[0,{I16_MAX}]")
+        gain = SINGLE_THRESHOLD / (plan_thr if channel else np.min(plan_thr))
+        if not channel and np.max(plan_thr) * gain > I16_MAX:
+            raise NirccError(f"thresholds {float(np.min(plan_thr)):g}..{float(np.max(plan_thr)):g} span more than "
+                             f"{I16_MAX / SINGLE_THRESHOLD:.2f}x: one gain per block cannot put them all at "
+                             f"{SINGLE_THRESHOLD}..{I16_MAX} (quantization=channel, or single_spike=false)",
+                             node, "v_threshold")
     tensors = [Tensor(t, x, fw, axis=1 if channel else None, node=nd, field="weight") for t, x, nd in weights]
     if np.any(spiking):
         tensors.append(Tensor("threshold", np.where(spiking, plan_thr, 0.0), fthr, axis=0 if channel else None,
@@ -397,7 +419,7 @@ def quantize_block(name: str, weights: list[tuple[str, np.ndarray, Optional[str]
                               axis=0 if channel else None, node=node, field="v"))
     if has_bias and np.any(bias_v):
         tensors.append(Tensor("bias", bias_v, fb, axis=0 if channel else None, node=node, field="bias"))
-    res = quantize_group(tensors, channels=n if channel else None, name=name, node=node)
+    res = quantize_group(tensors, channels=n if channel else None, gain=gain, name=name, node=node)
     qreport.add(res)
     return res
 
@@ -453,9 +475,20 @@ def lower(graph: Graph, spec: XyloSpec, options) -> XyloProgram:
     errs.raise_if_any()
     spk_h = np.ones(n_hid, bool)
     thr_h = cat(net.hidden, "thr")
-    hid = quantize_block("hidden", [("weights_in", w_in, net.hidden[0]), ("weights_rec", w_rec, net.hidden[0])],
-                         thr_h, spk_h, cat(net.hidden, "bias_v"), spec, opts, spec.has_bias, qreport,
-                         net.hidden[0])
+    single = sem.spike == "single" and bool(opts["single_spike"])
+    if single:
+        diags.info("single-spike", f"one spike per step, as the model's rule: hidden thresholds {SINGLE_THRESHOLD}, "
+                   f"so V (int16, saturating at {I16_MAX}) never holds two thresholds; V's range is about +-2 "
+                   "thresholds and weights above 1.98 thresholds saturate (single_spike=false: up to 31 spikes per "
+                   "step, thresholds up to threshold_max)", node=net.hidden[0], field="v_threshold", stage=STAGE)
+    try:
+        hid = quantize_block("hidden", [("weights_in", w_in, net.hidden[0]),
+                                        ("weights_rec", w_rec, net.hidden[0])],
+                             thr_h, spk_h, cat(net.hidden, "bias_v"), spec, opts, spec.has_bias, qreport,
+                             net.hidden[0], single=single)
+    except NirccError as e:
+        errs.extend(e)
+        errs.raise_if_any()
     thr_o = np.concatenate([plans[v].thr if plans[v].thr is not None else np.zeros(sizes[v]) for v in net.readout])
     spk_o = np.concatenate([np.full(sizes[v], plans[v].thr is not None) for v in net.readout])
     out = quantize_block("readout", [("weights_out", w_out, net.readout[0])], thr_o, spk_o,

@@ -94,6 +94,48 @@ def test_channel_and_global_gains():
     assert gl.weights_out.tolist() == (128 * W2.T).astype(int).tolist()
 
 
+SINGLE = Semantics.from_options(None, reset="subtract", spike="single", threshold=">=")
+
+
+def test_single_spike_model_gets_threshold_16384():
+    """single_spike=true: one spike per step (the model's rule) is kept: every hidden threshold is 16384, so the
+    gain is 16384; the largest weight 2 * 0.5 = 1 is 16384 = 64 << 8, so weight_shift 8 and
+    again 128 W.  The readout (one spike at most anyway) keeps threshold_max."""
+    res = compile_(small(), semantics=SINGLE, threshold_max=4096, single_spike=True)
+    p = res.program
+    assert res.options.semantics.spike == "single"
+    assert p.threshold.tolist() == [16384] * 3 and p.threshold_out.tolist() == [4096] * 2
+    assert p.weight_shift_in == 8 and p.weights_in[..., 0].tolist() == (128 * W1.T).astype(int).tolist()
+    assert any(d.code == "single-spike" for d in res.diagnostics)
+    off = compile_(small(), semantics=SINGLE, threshold_max=4096)
+    assert off.options.semantics.spike == "multi" and off.program.threshold.tolist() == [4096] * 3
+
+
+def test_single_spike_by_saturation_on_the_chip():
+    """15 events per step on input 0 put 15 thresholds a step into hidden neuron 0's current:
+    with thresholds 16384 its V saturates at 32767 and it fires once per step (V - 16384 is
+    below the threshold); without the option (threshold 4095) the saturated current,
+    halved before V reads it (dash_syn 1), brings 16383 a step: four spikes."""
+    x = np.zeros((6, 1, 2), F32)
+    x[:, 0, 0] = 15
+    one = compile_(small(), semantics=SINGLE, single_spike=True)
+    many = compile_(small(), semantics=SINGLE)
+    s1 = one.target.run(one.program, one._inputs(x), record=True).states["h/output"][:, 0]
+    sm = many.target.run(many.program, many._inputs(x), record=True).states["h/output"][:, 0]
+    assert s1.max() == 1 and s1[:, 0].tolist() == [1] * 6
+    assert sm[:, 0].tolist() == [4] * 6
+
+
+def test_single_spike_global_gain_needs_thresholds_within_2x():
+    g = small()
+    g.nodes["h"] = cuba(3, thr=np.array([1.0, 1.0, 2.5]))
+    err = one_error(g, semantics=SINGLE, quantization="global", single_spike=True)
+    assert (err.node, err.field) == ("h", "v_threshold")
+    assert err.message == ("thresholds 1..2.5 span more than 2.00x: one gain per block cannot put them all at "
+                           "16384..32767 (quantization=channel, or single_spike=false)")
+    assert compile_(g, semantics=SINGLE, single_spike=True).program.threshold.tolist() == [16384] * 3
+
+
 def test_two_hidden_layers_lag_and_recurrence():
     """in -> h1 (recurrent) -> h2 -> o: h1 ids 0..2 (input-fed first), h2 the last ids (it
     feeds the readout); h1 -> h2 and h2 -> o each add one step of lag."""
