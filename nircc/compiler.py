@@ -175,10 +175,14 @@ class CompileResult:
         spiking = {o: g.type(g.predecessors(o)[0]) in _fid.SPIKING for o in g.outputs}
         rep = _fid.compare(ref.outputs, aligned, lat, self.model_semantics.to_dict(), spiking, decision, labels)
         rep.input = description
+        thresholds = {n: float(np.max(np.abs(np.asarray(g.op(n).v_threshold, np.float64))))
+                      for n in spiking_nodes if getattr(g.op(n), "v_threshold", None) is not None}
+        rule_states = None
         if self.options.semantics.differences(self.model_semantics):
-            rule = self.simulate(arrays, chip_rules=True)
+            rule = self.simulate(arrays, record=leaky, chip_rules=True)
+            rule_states = {n: rule.states[n] for n in leaky if n in rule.states}
             rep.chip_semantics = self.options.semantics.to_dict()
-            for o in g.outputs:
+            for o in (g.outputs if _fid.divergence(rule_states, thresholds) is None else ()):
                 rep.chip_rules[o] = _fid.compare_output(o, rule.outputs[o], aligned[o], spiking[o], lat.get(o, 0),
                                                         decision, labels)
                 rep.rules_only[o] = _fid.compare_output(o, ref.outputs[o], rule.outputs[o], spiking[o], 0,
@@ -186,9 +190,8 @@ class CompileResult:
         chip_layers = self.target.layer_spikes(self.program, chip)
         rep.layers = _fid.activity({n: ref.states[n]["output"] for n in spiking_nodes if n in ref.states},
                                    chip_layers)
-        thresholds = {n: float(np.max(np.abs(np.asarray(g.op(n).v_threshold, np.float64))))
-                      for n in spiking_nodes if getattr(g.op(n), "v_threshold", None) is not None}
-        rep.flags = _fid.flags(rep, ref.outputs, {n: ref.states[n] for n in leaky if n in ref.states}, thresholds)
+        rep.flags = _fid.flags(rep, ref.outputs, {n: ref.states[n] for n in leaky if n in ref.states}, thresholds,
+                               rule_states)
         self.last_fidelity = rep
         return rep
 

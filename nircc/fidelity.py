@@ -29,7 +29,8 @@ never fire and those that fire in the reference but never on the chip.
 **Flags** say when a percentage means nothing or hides a loss; they are printed before any
 figure: ``silent-reference`` (the reference output never fires: a silent chip would agree
 100 %), ``silent-chip``, ``diverged-reference`` (non-finite or exploding state or spike
-counts), ``dead-neurons`` (neurons that fire in the reference but never on the chip),
+counts), ``diverged-chip-rules`` (the same for the reference with the chip's rules: the split
+into rules and quantization is then not given), ``dead-neurons`` (neurons that fire in the reference but never on the chip),
 ``saturated-neurons`` (fire in at least 90 % of the chip's steps, under half as often in the
 reference), ``silent-layer`` (a layer that never fires in the reference on this input).
 """
@@ -164,6 +165,8 @@ class FidelityReport:
         if self.chip_semantics is not None:
             diff = ", ".join(f"{k} {v}" for k, v in self.chip_semantics.items()
                              if k != "preset_name" and self.semantics.get(k) != v)
+            if any(f.code == "diverged-chip-rules" for f in self.flags):
+                lines.append(f"  split: not given: the model diverges under the chip's rules ({diff}), see the flag")
             for k, o in self.chip_rules.items():
                 r = self.rules_only[k]
                 lines.append(f"  {k}, split: the chip's rules alone ({diff}) keep "
@@ -291,26 +294,38 @@ def activity(ref_spikes: dict[str, np.ndarray], chip_spikes: dict[str, np.ndarra
     return out
 
 
-def flags(rep: FidelityReport, ref_outputs: dict[str, np.ndarray], ref_states: dict[str, dict[str, np.ndarray]],
-          thresholds: dict[str, float]) -> list[Flag]:
-    """The flags of a report (module docstring), most serious first."""
-    out: list[Flag] = []
-    for node, states in ref_states.items():
+def divergence(states: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float]) -> Optional[tuple[str, str]]:
+    """``(node, what)`` of the first node whose recorded states diverge (module docstring:
+    non-finite, a state above ``EXPLODE_STATE * max(1, |threshold|)``, or more than
+    ``EXPLODE_SPIKES`` spikes in one step), else None."""
+    for node, sts in states.items():
         scale = EXPLODE_STATE * max(1.0, thresholds.get(node, 1.0))
-        for key, a in states.items():
+        for key, a in sts.items():
             a = np.asarray(a)
             finite = np.all(np.isfinite(a))
             big = float(np.max(np.abs(a))) if finite and a.size else 0.0
             spikes_big = key == "output" and node in thresholds and big > EXPLODE_SPIKES
             if not finite or (key != "output" and big > scale) or spikes_big:
-                what = "non-finite values" if not finite else \
-                    (f"{big:.3g} spikes in one step" if key == "output" else f"|{key}| up to {big:.3g}")
-                out.append(Flag("diverged-reference", f"the reference diverges in {node!r} ({what}): the model as "
-                                "simulated is unstable with these semantics (check dt and the semantics preset); "
-                                "no agreement figure is meaningful", node))
-                break
-        if out:
-            break
+                return node, ("non-finite values" if not finite else
+                              f"{big:.3g} spikes in one step" if key == "output" else f"|{key}| up to {big:.3g}")
+    return None
+
+
+def flags(rep: FidelityReport, ref_outputs: dict[str, np.ndarray], ref_states: dict[str, dict[str, np.ndarray]],
+          thresholds: dict[str, float], rule_states: Optional[dict[str, dict[str, np.ndarray]]] = None) -> list[Flag]:
+    """The flags of a report (module docstring), most serious first; ``rule_states`` are the
+    states of the reference with the chip's rules, where the report has a split."""
+    out: list[Flag] = []
+    div = divergence(ref_states, thresholds)
+    if div:
+        out.append(Flag("diverged-reference", f"the reference diverges in {div[0]!r} ({div[1]}): the model as "
+                        "simulated is unstable with these semantics (check dt and the semantics preset); "
+                        "no agreement figure is meaningful", div[0]))
+    div = divergence(rule_states, thresholds) if rule_states is not None else None
+    if div:
+        out.append(Flag("diverged-chip-rules", f"the reference with the chip's rules diverges in {div[0]!r} "
+                        f"({div[1]}): the model cannot run under the chip's rules, so the loss cannot be split "
+                        "into rules and quantization (no split figure is given)", div[0]))
     for name, o in rep.outputs.items():
         ref = np.nan_to_num(np.asarray(ref_outputs[name], dtype=np.float64))
         silent = (o.ref_spikes == 0) if o.spiking else bool(np.all(ref == ref.reshape(-1)[0])) if ref.size else True

@@ -81,6 +81,28 @@ def test_a_diverged_reference_is_flagged():
     assert "...(" in rep.outputs["output"].line()            # the count is shortened, not printed whole
 
 
+def test_a_split_against_a_diverged_chip_rule_reference_is_flagged_not_given():
+    """The snnTorch RSynaptic on Xylo: under the chip's rules (several spikes per step, an
+    immediate subtract) the float model explodes, so no "rules alone" percentage is printed
+    (before: "keep 0.0% of decisions; quantization and mapping alone 25.0%")."""
+    res = nircc.compile(FIXTURES / "snntorch_rsynaptic" / "model.nir", "xylo")
+    x = res.probe_inputs(100, 4)
+    rule = nircc.simulate(res.graph, x, semantics=res.options.semantics, record=["1.lif"]).states["1.lif"]["output"]
+    assert rule.max() > F.EXPLODE_SPIKES                    # the float reference with the chip's rules explodes
+    rep = res.fidelity(x)
+    codes = [f.code for f in rep.flags]
+    assert codes[0] == "diverged-chip-rules" and "diverged-reference" not in codes and not rep.meaningless
+    assert rep.flags[0].node == "1.lif" and "spikes in one step" in rep.flags[0].message
+    assert rep.chip_rules == {} and rep.rules_only == {} and rep.chip_semantics["spike"] == "multi"
+    assert "  split: not given: the model diverges under the chip's rules (reset_timing immediate, spike multi, " \
+           "threshold >=), see the flag" in rep.summary().splitlines()
+    assert "keep" not in rep.summary()
+    # the same model on SpiNNaker2 (one spike per step) keeps its split
+    s2 = nircc.compile(FIXTURES / "snntorch_rsynaptic" / "model.nir", "spinnaker2")
+    rep2 = s2.fidelity(x)
+    assert "diverged-chip-rules" not in [f.code for f in rep2.flags] and set(rep2.rules_only) == {"output"}
+
+
 def _two_scale_net() -> nir.NIRGraph:
     """Input(4) -> Linear -> 6 LIF -> Linear -> 2 LIF; hidden neurons 3..5 get weights 1/400 of
     the others: one global gain rounds them to zero."""
